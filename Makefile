@@ -1,0 +1,94 @@
+# One-command setup, run and test for the three-project portfolio. `make help` lists targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONSTRAINTS := .ci/constraints.txt
+# Outside this machine a CPU-only laptop should take torch from PyTorch's CPU index:
+#   make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+TORCH_INDEX_URL ?=
+PROJECTS := $(sort $(wildcard [0-9]-*))
+NOTEBOOKS := $(sort $(wildcard [0-9]-*/*.ipynb))
+BENCHMARKS := $(sort $(wildcard [0-9]-*/benchmarks/bench_*.py))
+# `make run DATA_DIR=/path/to/data` maps a folder laid out like the README's "Local data" table
+# to the per-dataset variables; each can also be set on its own.
+DATA_DIR ?=
+ifneq ($(DATA_DIR),)
+export CIFAR10_PATH ?= $(DATA_DIR)/cifar10/cifar-10-python.tar.gz
+export MOBILENETV2_WEIGHTS ?= $(DATA_DIR)/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
+export MOVIELENS_PATH ?= $(DATA_DIR)/movielens/ml-100k
+export LIAR_PATH ?= $(DATA_DIR)/liar
+endif
+PYTEST_FLAGS ?=
+APP_DIR := 3-misinformation-detector
+
+.PHONY: help setup lock test unit notebooks lint format run smoke lab app bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+
+setup: $(PY)  ## create .venv and install the projects, the shared package and the test tools
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL)) \
+		$(foreach p,$(PROJECTS),-r $(p)/requirements.txt) -r tests/requirements.txt -e shared
+	$(PY) -m pip check
+	@echo "Set up. Next: make test (or make run, make lab, make app)."
+
+lock:  ## re-pin .ci/constraints.txt to the versions installed in .venv (after changing requirements)
+	@{ echo "# Exact versions for local and CI installs (make setup). Regenerate with: make lock"; \
+	   echo "# torch is the CPU build on machines whose pip finds it locally; see the README."; \
+	   $(PY) -m pip freeze --exclude-editable | grep -v '^mlshared' | sed -E 's/\+[a-z0-9.]+$$//'; } > $(CONSTRAINTS)
+
+lint:  ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format:  ## apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+unit:  ## unit tests only (no notebooks)
+	PORTFOLIO_MODE=smoke $(PY) -m pytest -m "not gpu" $(PYTEST_FLAGS)
+
+notebooks:  ## execute every notebook in smoke mode with nbval
+	PORTFOLIO_MODE=smoke $(PY) -m pytest -m "notebook" --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=600 $(NOTEBOOKS) $(PYTEST_FLAGS)
+
+test: lint  ## the whole suite: lint, unit tests, notebook conventions, every notebook in smoke mode
+	PORTFOLIO_MODE=smoke $(PY) -m pytest -m "not gpu" --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=600 --durations=15 $(PYTEST_FLAGS)
+
+run:  ## execute the notebooks with the cpu recipe on real data; figures + metrics land in */outputs/
+	@for nb in $(NOTEBOOKS); do \
+		echo "== $$nb (cpu recipe)"; \
+		PORTFOLIO_MODE=cpu $(VENV)/bin/jupyter nbconvert --to notebook --execute \
+			--ExecutePreprocessor.timeout=-1 --output-dir "$$(dirname $$nb)/outputs/executed" "$$nb" || exit 1; \
+	done
+
+smoke:  ## the same notebooks in smoke mode: synthetic data, offline, a few minutes
+	@for nb in $(NOTEBOOKS); do \
+		echo "== $$nb (smoke)"; \
+		PORTFOLIO_MODE=smoke $(VENV)/bin/jupyter nbconvert --to notebook --execute \
+			--ExecutePreprocessor.timeout=600 --output-dir "$$(dirname $$nb)/outputs/smoke/executed" "$$nb" || exit 1; \
+	done
+
+lab:  ## start JupyterLab in the repo
+	$(VENV)/bin/jupyter lab
+
+app:  ## start the Streamlit misinformation app (trains the quick models first if none exist)
+	@test -f $(APP_DIR)/models/manifest.json || (cd $(APP_DIR) && ../$(PY) -m misinfo.train --recipe quick \
+		--data $(if $(LIAR_PATH),liar:$(LIAR_PATH),synthetic) --out models)
+	cd $(APP_DIR) && ../$(VENV)/bin/streamlit run app.py
+
+bench:  ## run every project's benchmarks; JSON lands in */outputs/benchmarks/
+	@for b in $(BENCHMARKS); do echo "== $$b"; (cd "$$(dirname $$(dirname $$b))" && ../$(PY) "benchmarks/$$(basename $$b)") || exit 1; done
+
+clean:  ## remove smoke outputs, executed notebooks and caches (keeps .venv and committed results)
+	rm -rf [0-9]-*/outputs/smoke [0-9]-*/outputs/executed .pytest_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

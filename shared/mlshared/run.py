@@ -63,7 +63,7 @@ def seed_everything(seed: int) -> None:
     it would cost seconds and memory in projects that never use it.
     """
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - libraries still draw from the legacy global RNG
     os.environ["PYTHONHASHSEED"] = str(seed)
     if "tensorflow" in sys.modules:
         sys.modules["tensorflow"].random.set_seed(seed)

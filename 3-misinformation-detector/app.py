@@ -1,0 +1,332 @@
+"""Streamlit app for the misinformation detector: one text or a whole CSV, with reasons.
+
+Run: ``make app`` (trains the quick models first if there are none) or
+``streamlit run 3-misinformation-detector/app.py``. Models come from ``MISINFO_MODELS_DIR``
+(default: ``3-misinformation-detector/models``). The page is layout only; input checks,
+batching and safe HTML live in ``misinfo.upload`` and ``misinfo.highlight`` (unit-tested).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+PROJECT_DIR = Path(__file__).resolve().parent
+if str(PROJECT_DIR) not in sys.path:  # `streamlit run` from the repo root must find misinfo
+    sys.path.insert(0, str(PROJECT_DIR))
+
+from misinfo import highlight, upload  # noqa: E402
+from misinfo.artifacts import ArtifactError  # noqa: E402
+from misinfo.features import FEATURE_DESCRIPTIONS  # noqa: E402
+
+MODELS_ENV = "MISINFO_MODELS_DIR"
+EXAMPLES_DIR = PROJECT_DIR / "examples"
+NO_EXAMPLE = "(your own text)"
+PREVIEW_LIMIT = 1_000
+LIMITS = """
+**What a "fake" label means.** The text *resembles* the texts labelled as misinformation in
+the training data (wording, style, topics). It does **not** mean the claim was fact-checked,
+that it is false, or that its author lied.
+
+**What it does not do.** It does not look anything up, does not know about events after its
+training data, and was trained on English only. Satire, quotes of false claims and
+well-written falsehoods fool it; plain true statements about controversial topics can be
+labelled "fake". A "real" label is not a certificate of truth.
+
+**Use it** to triage or to study what the models pick up, never as the only reason to
+believe, share, remove or punish anything.
+"""
+
+
+def models_dir() -> Path:
+    """Artifacts folder: env MISINFO_MODELS_DIR, else the project's models/ folder."""
+    configured = os.environ.get(MODELS_ENV, "").strip()
+    return Path(configured).expanduser() if configured else PROJECT_DIR / "models"
+
+
+@st.cache_resource(show_spinner="Loading models (once per server)…")
+def get_detector(directory: str) -> Any:
+    """Load and hash-check the models once; failures are not cached, so training and
+    reloading the page picks the new models up."""
+    from misinfo.detector import load_detector
+
+    return load_detector(directory)
+
+
+def show_missing_models(directory: Path, problem: str) -> None:
+    """The fresh-clone screen: what is wrong and the exact commands that fix it."""
+    st.error(f"No usable models in `{directory}`.\n\n{problem}")
+    st.markdown("**To get models**, from the repository root run:")
+    st.code("make app", language="bash")
+    st.markdown(
+        "which trains the quick models (about a minute on a laptop CPU) and starts this app. "
+        "Or train them yourself, then reload this page:"
+    )
+    st.code(
+        "cd 3-misinformation-detector\n"
+        f"python -m misinfo.train --recipe quick --data synthetic --out {directory}\n"
+        "# real data (LIAR's official TSVs), better models:\n"
+        f"python -m misinfo.train --recipe quick --data liar:/path/to/liar --out {directory}",
+        language="bash",
+    )
+    st.caption(f"Use another folder by setting {MODELS_ENV}=/path/to/models.")
+
+
+def render_sidebar(detector: Any, directory: Path) -> None:
+    """Which models answer, how well they did, what they learned from, and the limits."""
+    manifest = detector.manifest
+    with st.sidebar:
+        st.header("Models")
+        names = getattr(manifest, "model_names", {}) or {}
+        temps = getattr(manifest, "temperatures", {}) or {}
+        for member in detector.member_names:
+            detail = names.get(member, "")
+            temp = temps.get(member)
+            extra = f" · T = {temp:.2f}" if isinstance(temp, int | float) else ""
+            st.markdown(f"- **{member}** {detail}{extra}")
+        st.caption(f"From `{directory}` · threshold {getattr(manifest, 'threshold', 0.5):.2f}")
+        training = getattr(manifest, "training_data", {}) or {}
+        if highlight.mentions_synthetic(training):
+            st.warning(
+                "These models were trained on the **synthetic** demo corpus (no real data was "
+                "available offline), so their labels say nothing about real news. Train on "
+                "LIAR for meaningful output: `--data liar:PATH`."
+            )
+        st.subheader("Metrics")
+        table = highlight.metrics_frame(getattr(manifest, "metrics", {}) or {})
+        if table is not None:
+            st.dataframe(table, width="stretch")
+        else:
+            st.json(getattr(manifest, "metrics", {}) or {}, expanded=False)
+        st.subheader("Training data")
+        st.json(training, expanded=False)
+        st.caption(getattr(manifest, "label_meaning", ""))
+        st.subheader("Limits")
+        st.markdown(LIMITS)
+
+
+def _use_example(examples: dict[str, str]) -> None:
+    """Copy the chosen example into the text box (a callback, so the box stays editable)."""
+    choice = st.session_state.get("example", NO_EXAMPLE)
+    if choice in examples:
+        st.session_state["text"] = examples[choice]
+
+
+def render_single(detector: Any) -> None:
+    """Text box, examples, Analyse button; the last result stays until the next analysis."""
+    examples = dict(upload.load_examples(EXAMPLES_DIR / "examples.json"))
+    st.selectbox(
+        "Start from an example",
+        [NO_EXAMPLE, *examples],
+        key="example",
+        on_change=_use_example,
+        args=(examples,),
+    )
+    st.text_area(
+        "Text to analyse",
+        key="text",
+        height=180,
+        placeholder="Paste a statement, a post or an article…",
+    )
+    st.caption(
+        f"The models read the first {detector.max_chars:,} characters; longer texts are "
+        "truncated with a notice. English only."
+    )
+    if st.button("Analyse", type="primary", key="analyse"):
+        prepared = upload.prepare_text(st.session_state.get("text", ""), detector.max_chars)
+        if prepared.error:
+            st.session_state["single"] = {"error": prepared.error}
+        else:
+            try:
+                st.session_state["single"] = {"analysis": upload.analyse_text(detector, prepared)}
+            except Exception as exc:  # never a traceback; the text stays in the box
+                st.session_state["single"] = {
+                    "error": f"The models could not analyse this text ({type(exc).__name__}: "
+                    f"{exc}). Your text is still in the box above."
+                }
+    result = st.session_state.get("single")
+    if not result:
+        return
+    if "error" in result:
+        st.error(result["error"])
+        return
+    show_analysis(result["analysis"], detector)
+
+
+def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
+    """Label, calibrated confidence, members, reasons and features for one text."""
+    for message in analysis.warnings:
+        st.warning(message)
+    col_label, col_conf, col_p = st.columns(3)
+    col_label.metric("Label", analysis.label.upper())
+    col_conf.metric("Confidence (calibrated)", f"{analysis.confidence:.0%}")
+    col_p.metric("P(fake)", f"{analysis.p_fake:.2f}")
+    threshold = float(getattr(detector.manifest, "threshold", 0.5))
+    st.progress(
+        min(max(analysis.p_fake, 0.0), 1.0),
+        text=f"P(fake) = {analysis.p_fake:.2f} on a 0 (real) … 1 (fake) scale; "
+        f"labelled fake at ≥ {threshold:.2f}",
+    )
+    st.caption(f"Answered in {analysis.seconds:.2f} s.")
+    if not analysis.members.empty:
+        st.subheader("Each model")
+        st.bar_chart(analysis.members, x="member", y="p_fake", horizontal=True, height=160)
+        st.dataframe(analysis.members.round(3), hide_index=True)
+    st.subheader("Why: words that pushed the decision")
+    if analysis.contributions:
+        st.html(
+            highlight.legend_html()
+            + highlight.highlight_html(analysis.text, analysis.contributions)
+        )
+        frame = highlight.contributions_frame(analysis.contributions)
+        st.bar_chart(frame, x="term", y="contribution", color="direction", horizontal=True)
+        st.caption("Contributions of the TF-IDF + logistic-regression model (log-odds).")
+    if analysis.token_attributions:
+        st.markdown("**Transformer token attributions**")
+        st.html(highlight.token_strip_html(analysis.token_attributions))
+    st.subheader("Text features vs the training texts")
+    table = highlight.feature_comparison(
+        analysis.features, getattr(detector.manifest, "feature_distribution", {}) or {}
+    )
+    if not table.empty:
+        table.insert(1, "meaning", table["feature"].map(FEATURE_DESCRIPTIONS).fillna(""))
+        st.bar_chart(table, x="feature", y="percentile in training", horizontal=True)
+        st.dataframe(table.round(3), hide_index=True)
+        st.caption("Percentile 50 = a typical training text; near 0 or 100 = unusual.")
+
+
+def render_batch(detector: Any) -> None:
+    """Upload, choose the column, score with a progress bar, filter, chart, download."""
+    limit_mb = upload.max_upload_mb()
+    st.caption(upload.memory_bound_text(limit_mb))
+    example_csv = EXAMPLES_DIR / "example_batch.csv"
+    if example_csv.is_file():
+        st.download_button(
+            "Download an example CSV",
+            example_csv.read_bytes(),
+            file_name="example_batch.csv",
+            mime="text/csv",
+            on_click="ignore",
+            key="example_csv",
+        )
+    uploaded = st.file_uploader(
+        "CSV file with one text per row (UTF-8, cp1252, latin-1 or UTF-16; , ; or tab separated)",
+        key="csv",
+        max_upload_size=limit_mb,
+    )
+    if uploaded is not None:
+        handle_upload(uploaded, detector, limit_mb)
+    show_batch_result(st.session_state.get("batch"))
+
+
+def handle_upload(uploaded: Any, detector: Any, limit_mb: int) -> None:
+    """Inspect the file (cached per upload), then score it when asked."""
+    cache = st.session_state.setdefault("inspected", {})
+    key = getattr(uploaded, "file_id", uploaded.name)
+    if key not in cache:
+        cache.clear()  # keep only the current upload in memory
+        try:
+            cache[key] = upload.inspect_upload(
+                uploaded.name, uploaded.getvalue(), limit_mb * 1_000_000
+            )
+        except upload.InputProblem as exc:
+            cache[key] = str(exc)
+    table = cache[key]
+    if isinstance(table, str):
+        st.error(table)
+        return
+    st.caption(f"“{table.name}”: about {table.n_rows_estimate:,} lines, read as {table.encoding}.")
+    st.dataframe(table.preview, hide_index=True)
+    index = table.columns.index(table.guessed_column) if table.guessed_column else 0
+    column = st.selectbox("Column with the text", table.columns, index=index, key="text_column")
+    if table.guessed_column is None:
+        st.info("Could not tell which column holds the text: please choose it.")
+    if st.button("Score all rows", type="primary", key="run_batch"):
+        bar = st.progress(0.0, text="Starting…")
+        try:
+            result = upload.run_batch(
+                table,
+                column,
+                detector,
+                progress=lambda fraction, message: bar.progress(fraction, text=message),
+                max_chars=detector.max_chars,
+            )
+        except upload.InputProblem as exc:
+            st.error(str(exc))
+            return
+        except Exception as exc:  # never a traceback; the file stays uploaded
+            st.error(f"Scoring failed ({type(exc).__name__}: {exc}). The file is still loaded.")
+            return
+        st.session_state["batch"] = {
+            "name": table.name,
+            "result": result,
+            "csv": upload.results_csv_bytes(result.frame),
+        }
+
+
+def show_batch_result(batch: dict[str, Any] | None) -> None:
+    """Summary, chart, filterable preview and the download of the last scored file."""
+    if not batch:
+        return
+    result: upload.BatchResult = batch["result"]
+    frame = result.frame
+    st.success(
+        f"Scored “{batch['name']}”: {result.n_rows - result.n_errors:,} of {result.n_rows:,} "
+        f"rows (text column “{result.text_column}”)."
+    )
+    if result.n_errors:
+        st.warning(
+            f"{result.n_errors:,} rows have empty text: they are kept in the results, without "
+            "a prediction, with the reason in the `error` column."
+        )
+    st.bar_chart(upload.label_distribution(frame), x="label", y="rows", height=220)
+    col_filter, col_search = st.columns(2)
+    labels = ["all", *sorted(frame["label"].dropna().astype(str).unique()), "errors"]
+    choice = col_filter.selectbox("Show", labels, key="filter_label")
+    needle = col_search.text_input("Containing", key="filter_text")
+    shown = upload.filter_results(frame, choice, needle)
+    st.dataframe(shown.head(PREVIEW_LIMIT), hide_index=True)
+    st.caption(f"{len(shown):,} matching rows (showing at most {PREVIEW_LIMIT:,}).")
+    stem = Path(batch["name"]).stem or "results"
+    st.download_button(
+        "Download results (CSV)",
+        batch["csv"],
+        file_name=f"{stem}_scored.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="download",
+        type="primary",
+    )
+    st.caption("Cells starting with = + - @ are prefixed with ' so spreadsheets show them as text.")
+
+
+def main() -> None:
+    """Page layout: models first (or how to get them), then the two tabs."""
+    st.set_page_config(page_title="Misinformation detector", page_icon="🔎", layout="wide")
+    st.title("Misinformation detector")
+    st.caption(
+        "Scores how much a text resembles the misinformation in the training data, with "
+        "calibrated confidence and the words behind it. Read the limits in the sidebar."
+    )
+    directory = models_dir()
+    try:
+        detector = get_detector(str(directory))
+    except ArtifactError as exc:
+        show_missing_models(directory, str(exc))
+        st.stop()
+    except Exception as exc:  # e.g. an import error: explain, do not crash
+        show_missing_models(directory, f"Loading failed: {type(exc).__name__}: {exc}")
+        st.stop()
+    render_sidebar(detector, directory)
+    single, batch = st.tabs(["Analyse a text", "Analyse a CSV file"])
+    with single:
+        render_single(detector)
+    with batch:
+        render_batch(detector)
+
+
+main()

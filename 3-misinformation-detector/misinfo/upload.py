@@ -1,0 +1,581 @@
+"""What the app does with user input before and after the models: checks, batching, export.
+
+Why a module and not app code: every bad-input case (empty text, binary junk, huge text,
+empty or non-CSV files, odd encodings, empty rows, oversize files) becomes a plain message
+here, so the Streamlit page only has to show it, and the rules are unit-tested without a UI.
+Nothing in this module imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+DEFAULT_MAX_UPLOAD_MB = 50
+MAX_UPLOAD_ENV = "MISINFO_MAX_UPLOAD_MB"
+CHUNK_ROWS = 1_000
+PREVIEW_ROWS = 5
+EMPTY_TEXT_REASON = "empty text: nothing to analyse (row kept, no prediction)"
+
+# A small set of very common English words: enough to tell English prose from other
+# languages without a language-ID model (a warning only; the text is still analysed).
+_ENGLISH_STOPWORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "by",
+        "from",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "she",
+        "they",
+        "we",
+        "you",
+        "i",
+        "his",
+        "her",
+        "their",
+        "our",
+        "your",
+        "not",
+        "no",
+        "as",
+        "if",
+        "than",
+        "then",
+        "so",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "says",
+        "said",
+    ]
+)
+_WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+class InputProblem(Exception):
+    """A user-facing problem with an input; the message is shown verbatim in the app."""
+
+
+class SupportsPredict(Protocol):
+    """The part of ``misinfo.detector.Detector`` the batch runner needs."""
+
+    def predict(self, texts: list[str]) -> pd.DataFrame: ...  # pragma: no cover
+
+
+def max_upload_mb() -> int:
+    """Upload limit in MB (env MISINFO_MAX_UPLOAD_MB, default 50), never below 1."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, "")
+    try:
+        value = int(float(raw)) if raw.strip() else DEFAULT_MAX_UPLOAD_MB
+    except ValueError:
+        value = DEFAULT_MAX_UPLOAD_MB
+    return max(1, value)
+
+
+def memory_bound_text(limit_mb: int, chunk_rows: int = CHUNK_ROWS) -> str:
+    """The memory bound the app promises, stated in one place for the UI and README."""
+    return (
+        f"Files up to {limit_mb} MB. Rows are read and scored {chunk_rows:,} at a time, so "
+        f"the models never see more than one chunk; the upload itself and the result table "
+        f"stay in memory, about {3 * limit_mb} MB at most on top of the loaded models."
+    )
+
+
+# ---------------------------------------------------------------------------- single text
+
+
+@dataclass
+class PreparedText:
+    """A text ready for the detector, with everything the user should be told about it."""
+
+    text: str
+    original_chars: int
+    truncated: bool = False
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _strip_controls(text: str) -> tuple[str, int]:
+    """Drop control characters (binary junk) except newlines and tabs; count what was dropped."""
+    kept = []
+    dropped = 0
+    for ch in text:
+        if ch in "\n\t\r" or unicodedata.category(ch)[0] != "C":
+            kept.append(ch)
+        else:
+            dropped += 1
+    return "".join(kept), dropped
+
+
+def prepare_text(raw: str | None, max_chars: int) -> PreparedText:
+    """Validate one pasted text: refuse empty or letter-less input, warn about junk or
+    non-English text, and truncate beyond ``max_chars`` with a notice (never silently)."""
+    original = raw or ""
+    if not original.strip():
+        return PreparedText(
+            "", 0, error="The text is empty. Paste or type a text, or pick an example above."
+        )
+    cleaned, dropped = _strip_controls(original)
+    replacement = cleaned.count("\ufffd")
+    warnings: list[str] = []
+    words = _WORD_RE.findall(cleaned)
+    if not words:
+        return PreparedText(
+            "",
+            len(original),
+            error=(
+                "The text contains no words (only digits, symbols or binary data), so there is "
+                "nothing for the models to read. Paste a sentence or more of prose."
+            ),
+        )
+    junk = dropped + replacement
+    if junk and junk / max(len(original), 1) > 0.05:
+        warnings.append(
+            f"{junk} control or unreadable characters were removed: this looks like binary "
+            "or garbled data, so the result below says little."
+        )
+    letters = [ch for w in words for ch in w]
+    latin = sum(ch.isascii() for ch in letters) / len(letters)
+    english = sum(w.lower() in _ENGLISH_STOPWORDS for w in words) / len(words)
+    if latin < 0.5 or (len(words) >= 6 and english < 0.05):
+        warnings.append(
+            "This does not look like English. The models were trained on English text only, "
+            "so the label for this text is not meaningful."
+        )
+    text = cleaned.strip()
+    truncated = False
+    if max_chars > 0 and len(text) > max_chars:
+        cut = text.rfind(" ", max(0, max_chars - 200), max_chars)
+        text = text[: cut if cut > 0 else max_chars]
+        truncated = True
+        warnings.append(
+            f"The text has {len(original):,} characters; only the first {len(text):,} were "
+            f"analysed (the models read at most {max_chars:,})."
+        )
+    return PreparedText(text, len(original), truncated, warnings)
+
+
+# ---------------------------------------------------------------------------- files
+
+_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx or .docx file is one)",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\xd0\xcf\x11\xe0": "an old Office file (.xls/.doc)",
+    b"\x1f\x8b": "a gzip archive",
+    b"SQLite format 3": "an SQLite database",
+}
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def _format_mb(n_bytes: int) -> str:
+    return f"{n_bytes / 1_000_000:.1f} MB"
+
+
+def check_file_bytes(name: str, data: bytes, max_bytes: int) -> None:
+    """Refuse oversize, empty and obviously non-CSV files before parsing, with the reason."""
+    if len(data) > max_bytes:
+        raise InputProblem(
+            f"“{name}” is {_format_mb(len(data))}; the limit here is {_format_mb(max_bytes)}. "
+            "Split the file into smaller CSVs, or score it from the command line, which "
+            "streams files of any size: `python -m misinfo.batch --help`."
+        )
+    if not data.strip():
+        raise InputProblem(f"“{name}” is empty: there are no rows to analyse.")
+    for magic, what in _MAGIC.items():
+        if data.startswith(magic):
+            raise InputProblem(
+                f"“{name}” is {what}, not a CSV file. Save or export it as “CSV (UTF-8)” "
+                "(in Excel: File › Save As › CSV UTF-8) and upload that."
+            )
+    head = data[:65_536]
+    if not head.startswith(_BOMS[1:]) and head.count(b"\x00") > 0:
+        raise InputProblem(
+            f"“{name}” looks like a binary file, not a CSV (it contains NUL bytes). "
+            "Upload a comma-separated text file with a header row."
+        )
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode text from a BOM or by trying UTF-8 then cp1252 then latin-1 (which never fails).
+
+    Why here: a CSV saved by Excel on Windows is cp1252, from old tools latin-1, and the
+    user should get their accents back, not a UnicodeDecodeError.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace"), "utf-16"
+    for encoding in ("utf-8", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1", errors="replace"), "latin-1"  # pragma: no cover
+
+
+@dataclass
+class UploadedTable:
+    """A parsed upload: enough to choose the column and run the batch."""
+
+    name: str
+    text: str  # decoded file contents; kept so each chunked pass re-reads it cheaply
+    encoding: str
+    columns: list[str]
+    guessed_column: str | None
+    preview: pd.DataFrame
+    n_rows_estimate: int
+
+
+def sniff_separator(text: str) -> str:
+    """Comma unless the header clearly uses ; tab or | (Excel in many locales writes ;)."""
+    sample = text[:20_000]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_csv(text: str, **kwargs: Any) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """pandas.read_csv with the options this app relies on: every cell as text, no NaN
+    guessing, and malformed lines as an error (reported) rather than silently dropped."""
+    return pd.read_csv(
+        io.StringIO(text),
+        dtype=str,
+        keep_default_na=False,
+        sep=sniff_separator(text),
+        on_bad_lines="error",
+        **kwargs,
+    )
+
+
+def guess_text_column(frame: pd.DataFrame) -> str | None:
+    """The column that most looks like free text: a known name, else the longest mean length.
+
+    Uses the model package's guess when it is installed, so the app and the command line
+    agree; falls back to the same idea here.
+    """
+    try:
+        from misinfo.batch import guess_text_column as package_guess
+
+        guess = package_guess(frame)
+        if guess in frame.columns:
+            return str(guess)
+    except Exception:  # any failure just means "no guess"
+        pass
+    names = {str(c).strip().lower(): str(c) for c in frame.columns}
+    for preferred in ("text", "statement", "content", "body", "article", "claim", "title"):
+        if preferred in names:
+            return names[preferred]
+    best, best_len = None, 0.0
+    for column in frame.columns:
+        values = frame[column].astype(str)
+        if values.str.fullmatch(r"\s*[-+]?\d*[.,]?\d*\s*").mean() > 0.5:
+            continue
+        mean_len = float(values.str.len().mean() or 0.0)
+        if mean_len > best_len and values.str.contains(r"[^\W\d_]{2,}\s", regex=True).mean() > 0.3:
+            best, best_len = str(column), mean_len
+    return best
+
+
+def inspect_upload(name: str, data: bytes, max_bytes: int) -> UploadedTable:
+    """Check, decode and peek at an uploaded CSV; every failure is an InputProblem."""
+    check_file_bytes(name, data, max_bytes)
+    text, encoding = decode_bytes(data)
+    if text.count("\ufffd") > max(10, len(text) // 100):
+        raise InputProblem(
+            f"“{name}” could not be read as text in any common encoding. Save it as CSV UTF-8."
+        )
+    try:
+        head = _read_csv(text, nrows=200)
+    except pd.errors.EmptyDataError as exc:
+        raise InputProblem(f"“{name}” is empty: there is no header row and no data.") from exc
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise InputProblem(
+            f"“{name}” is not a readable CSV file ({exc}). Upload a comma-separated file "
+            "with a header row."
+        ) from exc
+    assert isinstance(head, pd.DataFrame)
+    head.columns = [str(c) for c in head.columns]
+    if head.empty:
+        raise InputProblem(
+            f"“{name}” has a header ({', '.join(head.columns[:5])}) but no data rows."
+        )
+    guess = guess_text_column(head)
+    textual = [c for c in head.columns if head[c].str.contains(r"[^\W\d_]", regex=True).any()]
+    if not textual:
+        raise InputProblem(
+            f"“{name}” has no column with text in it (columns: {', '.join(head.columns[:10])}). "
+            "The file needs one column of statements or articles to analyse."
+        )
+    return UploadedTable(
+        name=name,
+        text=text,
+        encoding=encoding,
+        columns=list(head.columns),
+        guessed_column=guess,
+        preview=head.head(PREVIEW_ROWS),
+        n_rows_estimate=max(1, text.count("\n")),
+    )
+
+
+@dataclass
+class BatchResult:
+    """Scored rows (original columns plus predictions) and a summary for the page."""
+
+    frame: pd.DataFrame
+    n_rows: int
+    n_errors: int
+    text_column: str
+
+
+def _empty_text(values: pd.Series) -> pd.Series:
+    return values.fillna("").astype(str).str.strip().eq("")
+
+
+def _reported_chunks(reader: Iterator[pd.DataFrame], name: str) -> Iterator[pd.DataFrame]:
+    """Yield chunks, turning a malformed line deep in the file into a message with its place."""
+    done = 0
+    while True:
+        try:
+            chunk = next(reader)
+        except StopIteration:
+            return
+        except (pd.errors.ParserError, csv.Error) as exc:
+            raise InputProblem(
+                f"“{name}” has a malformed line after row {done:,} ({exc}). "
+                "Rows before it were scored but nothing is lost: fix the line (usually an "
+                "unclosed quote or an extra separator) and upload again."
+            ) from exc
+        done += len(chunk)
+        yield chunk
+
+
+def run_batch(
+    table: UploadedTable,
+    text_column: str,
+    detector: SupportsPredict,
+    progress: Callable[[float, str], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    max_chars: int | None = None,
+) -> BatchResult:
+    """Score every row chunk by chunk; rows with empty text stay, with the reason in ``error``."""
+    if text_column not in table.columns:
+        raise InputProblem(
+            f"Column “{text_column}” is not in the file (columns: {', '.join(table.columns)})."
+        )
+    parts: list[pd.DataFrame] = []
+    done = 0
+    reader = _read_csv(table.text, chunksize=chunk_rows)
+    assert not isinstance(reader, pd.DataFrame)
+    for chunk in _reported_chunks(reader, table.name):
+        chunk.columns = [str(c) for c in chunk.columns]
+        texts = chunk[text_column].fillna("").astype(str)
+        empty = _empty_text(texts)
+        scored = pd.DataFrame(index=chunk.index)
+        if (~empty).any():
+            to_score = texts[~empty].map(lambda t: t.strip()[:max_chars] if max_chars else t)
+            preds = detector.predict(to_score.tolist())
+            preds.index = to_score.index
+            scored = preds.reindex(chunk.index)
+        out = chunk.copy()
+        for column in scored.columns:
+            out[column if column not in out.columns else f"pred_{column}"] = scored[column]
+        out["error"] = ""
+        out.loc[empty, "error"] = EMPTY_TEXT_REASON
+        parts.append(out)
+        done += len(chunk)
+        if progress is not None:
+            fraction = min(done / table.n_rows_estimate, 0.99)
+            progress(fraction, f"Scored {done:,} rows…")
+    if not parts:
+        raise InputProblem(f"“{table.name}” has no data rows.")
+    frame = pd.concat(parts, ignore_index=True)
+    if progress is not None:
+        progress(1.0, f"Scored {len(frame):,} rows.")
+    n_errors = int(frame["error"].ne("").sum())
+    return BatchResult(frame, len(frame), n_errors, text_column)
+
+
+# ---------------------------------------------------------------------------- results
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells starting with = + - @ (or tab/CR) with a quote, so a spreadsheet
+    shows them as text instead of running them (CSV injection). Numbers are left alone."""
+    try:
+        from misinfo.batch import neutralise_spreadsheet_formulas
+
+        return neutralise_spreadsheet_formulas(frame)
+    except ImportError:
+        pass
+    out = frame.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
+    return out
+
+
+def results_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The download: formula-neutralised CSV in UTF-8 with a BOM so Excel keeps accents."""
+    return neutralise_formulas(frame).to_csv(index=False).encode("utf-8-sig")
+
+
+def filter_results(frame: pd.DataFrame, label: str = "all", contains: str = "") -> pd.DataFrame:
+    """Rows for the preview: by label ("all", a label name, or "errors") and by substring."""
+    out = frame
+    if label == "errors":
+        out = out[out["error"].ne("")]
+    elif label != "all" and "label" in out.columns:
+        out = out[out["label"].astype(str).eq(label)]
+    if contains.strip():
+        needle = contains.strip().lower()
+        mask = out.astype(str).apply(lambda col: col.str.lower().str.contains(needle, regex=False))
+        out = out[mask.any(axis=1)]
+    return out
+
+
+def label_distribution(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts per label, with unscored rows counted as "not scored"."""
+    labels = frame.get("label", pd.Series(index=frame.index, dtype=object))
+    labels = labels.where(frame["error"].eq(""), "not scored").fillna("not scored").astype(str)
+    counts = labels.value_counts().rename_axis("label").reset_index(name="rows")
+    return counts
+
+
+def format_probability(p: Any) -> str:
+    """ "0.87" for a probability, "n/a" when missing (e.g. an unscored row)."""
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
+# ---------------------------------------------------------------------------- single analysis
+
+
+@dataclass
+class TextAnalysis:
+    """Everything the single-text page shows, computed in one place so it can be tested."""
+
+    text: str
+    label: str
+    confidence: float
+    p_fake: float
+    members: pd.DataFrame  # member, p_fake
+    contributions: list[tuple[str, float]]
+    token_attributions: list[tuple[str, float]] | None
+    features: dict[str, float]
+    warnings: list[str]
+    seconds: float
+
+
+def analyse_text(detector: Any, prepared: PreparedText, top_k: int = 15) -> TextAnalysis:
+    """Predict, explain and measure one prepared text; explanation failures become warnings
+    (the label is still shown) because a missing "why" should not hide the answer."""
+    import time
+
+    start = time.perf_counter()
+    row = detector.predict([prepared.text]).iloc[0]
+    members = pd.DataFrame(
+        [
+            {"member": str(col)[len("p_fake_") :], "p_fake": float(row[col])}
+            for col in row.index
+            if str(col).startswith("p_fake_")
+        ],
+        columns=["member", "p_fake"],
+    )
+    seconds = time.perf_counter() - start
+    warnings = list(prepared.warnings)
+    contributions: list[tuple[str, float]] = []
+    try:
+        contributions = [
+            (str(w), float(c)) for w, c in detector.explain(prepared.text, top_k=top_k)
+        ]
+    except Exception as exc:  # explanation is optional, the answer is not
+        warnings.append(f"The word-level explanation is unavailable ({type(exc).__name__}).")
+    tokens = None
+    try:
+        raw_tokens = detector.token_attributions(prepared.text)
+        if raw_tokens is not None:
+            tokens = [(str(t), float(s)) for t, s in raw_tokens]
+    except Exception as exc:
+        warnings.append(f"Transformer token attributions are unavailable ({type(exc).__name__}).")
+    features: dict[str, float] = {}
+    try:
+        from misinfo.features import text_features
+
+        features = {k: float(v) for k, v in text_features([prepared.text]).iloc[0].items()}
+    except Exception as exc:
+        warnings.append(f"Text features are unavailable ({type(exc).__name__}).")
+    return TextAnalysis(
+        text=prepared.text,
+        label=str(row["label"]),
+        confidence=float(row["confidence"]),
+        p_fake=float(row["p_fake"]),
+        members=members,
+        contributions=contributions,
+        token_attributions=tokens,
+        features=features,
+        warnings=warnings,
+        seconds=seconds,
+    )
+
+
+def load_examples(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """(title, text) pairs from the bundled examples.json; a broken file gives no examples."""
+    import json
+
+    try:
+        raw = json.loads(open(path, encoding="utf-8").read())  # noqa: SIM115
+        return [(str(e["title"]), str(e["text"])) for e in raw["examples"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []

@@ -1,0 +1,334 @@
+"""Transformer member: fine-tunes any Hugging Face encoder (``bert-base-uncased``,
+``distilbert-base-uncased`` or a local folder such as the offline MiniLM) for fake/real,
+with fp16 autocast on a GPU when present. Saved with ``save_pretrained`` (safetensors).
+
+Smoke mode builds a tiny randomly initialised BERT with a WordPiece tokenizer trained on the
+smoke corpus, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from misinfo.labels import LABEL_NAMES
+from misinfo.models import sigmoid, two_column
+
+DEFAULT_MODEL = "distilbert-base-uncased"
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def build_tiny_bert(
+    texts: Sequence[str],
+    out_dir: str | Path,
+    vocab_size: int = 1000,
+    hidden: int = 64,
+    layers: int = 2,
+    seed: int = 0,
+) -> Path:
+    """Random-init BERT (``layers`` x ``hidden``) plus a WordPiece tokenizer trained on
+    ``texts``, saved to ``out_dir`` so it loads like any pretrained folder. No download."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    torch = _torch()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(
+        list(texts), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
+    )
+    vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
+    (out / "vocab.txt").write_text("\n".join(t for t, _ in vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(out)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 32),
+        intermediate_size=hidden * 2,
+        max_position_embeddings=512,
+        num_labels=2,
+        id2label=dict(enumerate(LABEL_NAMES)),
+        label2id={n: i for i, n in enumerate(LABEL_NAMES)},
+    )
+    BertForSequenceClassification(config).save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def quantize_dynamic_int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of Linear layers for CPU inference (weights int8,
+    activations quantised on the fly). Smaller and usually faster on CPU; check accuracy."""
+    torch = _torch()
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model.to("cpu"), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class TransformerClassifier:
+    """Fine-tuned encoder behind the member interface (log-odds of fake = logit1 - logit0)."""
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        name: str = "transformer",
+        max_length: int = 256,
+        batch_size: int = 16,
+        epochs: float = 2.0,
+        lr: float = 3e-5,
+        weight_decay: float = 0.01,
+        warmup: float = 0.1,
+        fp16: bool | None = None,
+        device: str | None = None,
+        seed: int = 0,
+        eval_batch_size: int = 64,
+    ) -> None:
+        self.model_name = model_name
+        self.name = name
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.seed = seed
+        self.eval_batch_size = eval_batch_size
+        torch = _torch()
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.fp16 = (self.device == "cuda") if fp16 is None else fp16
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.history: list[dict[str, float]] = []
+        self.quantized = False
+
+    # ------------------------------------------------------------------ training
+    def _init_model(self) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                self.model_name,
+                num_labels=2,
+                id2label=dict(enumerate(LABEL_NAMES)),
+                label2id={n: i for i, n in enumerate(LABEL_NAMES)},
+                ignore_mismatched_sizes=True,
+            )
+        self.model.to(self.device)
+
+    def _encode(self, texts: Sequence[str]) -> Any:
+        return self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        y: np.ndarray,
+        valid: tuple[Sequence[str], np.ndarray] | None = None,
+        max_steps: int | None = None,
+        progress: bool = False,
+    ) -> TransformerClassifier:
+        """AdamW + linear warmup/decay; dynamic padding; fp16 autocast on GPU. ``history``
+        records the training loss per logging window and the validation loss per epoch."""
+        torch = _torch()
+        from tqdm.auto import tqdm
+        from transformers import get_linear_schedule_with_warmup
+
+        torch.manual_seed(self.seed)
+        if self.model is None:
+            self._init_model()
+        texts = list(texts)
+        y = np.asarray(y).astype(int)
+        rng = np.random.default_rng(self.seed)
+        steps_per_epoch = math.ceil(len(texts) / self.batch_size)
+        total = max(1, round(steps_per_epoch * self.epochs))
+        if max_steps is not None:
+            total = min(total, max_steps)
+        no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm")
+        groups = [
+            {
+                "params": [
+                    p for n, p in self.model.named_parameters() if not any(k in n for k in no_decay)
+                ],
+                "weight_decay": self.weight_decay,
+            },
+            {
+                "params": [
+                    p for n, p in self.model.named_parameters() if any(k in n for k in no_decay)
+                ],
+                "weight_decay": 0.0,
+            },
+        ]
+        opt = torch.optim.AdamW(groups, lr=self.lr)
+        sched = get_linear_schedule_with_warmup(opt, int(self.warmup * total), total)
+        scaler = torch.amp.GradScaler("cuda", enabled=self.fp16 and self.device == "cuda")
+        self.model.train()
+        step, epoch = 0, 0
+        window: list[float] = []
+        bar = tqdm(total=total, desc=f"fine-tune {self.name}", disable=not progress)
+        while step < total:
+            order = rng.permutation(len(texts))
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = self._encode([texts[i] for i in idx]).to(self.device)
+                labels = torch.as_tensor(y[idx], device=self.device)
+                with torch.autocast(
+                    device_type=self.device,
+                    dtype=torch.float16,
+                    enabled=self.fp16 and self.device == "cuda",
+                ):
+                    loss = torch.nn.functional.cross_entropy(
+                        self.model(**batch).logits.float(), labels
+                    )
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                window.append(float(loss.item()))
+                step += 1
+                bar.update(1)
+                if step % 50 == 0 or step == total:
+                    self.history.append(
+                        {
+                            "step": step,
+                            "epoch": epoch + start / len(order),
+                            "train_loss": float(np.mean(window)),
+                        }
+                    )
+                    window = []
+                if step >= total:
+                    break
+            epoch += 1
+            if valid is not None:
+                from misinfo.calibration import binary_nll
+
+                z = self.decision_function(valid[0])
+                self.history.append(
+                    {"step": step, "epoch": float(epoch), "valid_loss": binary_nll(valid[1], z)}
+                )
+                self.model.train()
+        bar.close()
+        self.model.eval()
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        """Log-odds of fake; texts are length-sorted into batches so padding stays small."""
+        torch = _torch()
+        texts = list(texts)
+        if not texts:
+            return np.zeros(0)
+        self.model.eval()
+        order = np.argsort([len(t) for t in texts])
+        out = np.zeros(len(texts))
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.eval_batch_size):
+                idx = order[start : start + self.eval_batch_size]
+                batch = self._encode([texts[i] for i in idx]).to(self.device)
+                with torch.autocast(
+                    device_type=self.device,
+                    dtype=torch.float16,
+                    enabled=self.fp16 and self.device == "cuda",
+                ):
+                    logits = self.model(**batch).logits.float()
+                out[idx] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
+        return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 2) uncalibrated probabilities."""
+        return two_column(sigmoid(self.decision_function(texts)))
+
+    def token_attributions(self, text: str) -> list[tuple[str, float]]:
+        """Gradient x input on the input embeddings, summed over the hidden dimension, for the
+        fake-minus-real logit; word pieces are merged back into words. Positive = toward fake."""
+        torch = _torch()
+        if self.quantized:
+            raise RuntimeError(
+                "token attributions need the fp32 model (gradients); load without int8"
+            )
+        enc = self.tokenizer(
+            text, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
+        emb_layer = self.model.get_input_embeddings()
+        embeds = emb_layer(enc["input_ids"]).detach().requires_grad_(True)
+        self.model.eval()
+        with torch.enable_grad():
+            kwargs = {k: v for k, v in enc.items() if k != "input_ids"}
+            logits = self.model(inputs_embeds=embeds, **kwargs).logits[0]
+            (logits[1] - logits[0]).backward()
+        scores = (embeds.grad * embeds).sum(-1)[0].detach().cpu().numpy()
+        tokens = self.tokenizer.convert_ids_to_tokens(enc["input_ids"][0].tolist())
+        special = set(self.tokenizer.all_special_tokens)
+        words: list[tuple[str, float]] = []
+        for tok, score in zip(tokens, scores, strict=True):
+            if tok in special:
+                continue
+            if tok.startswith("##") and words:
+                prev, s = words[-1]
+                words[-1] = (prev + tok[2:], s + float(score))
+            else:
+                words.append((tok, float(score)))
+        return words
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """save_pretrained (safetensors) for model and tokenizer."""
+        if self.quantized:
+            raise RuntimeError("save the fp32 model; quantise after loading")
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(out, safe_serialization=True)
+        self.tokenizer.save_pretrained(out)
+        return out
+
+    @classmethod
+    def load(
+        cls,
+        directory: str | Path,
+        name: str = "transformer",
+        max_length: int = 256,
+        quantize_int8: bool = False,
+        device: str | None = None,
+    ) -> TransformerClassifier:
+        """Load a saved member (local folder only: no hub lookups for artifacts)."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        obj = cls(
+            model_name=str(directory), name=name, max_length=max_length, device=device or "cpu"
+        )
+        obj.tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        obj.model = AutoModelForSequenceClassification.from_pretrained(
+            directory, local_files_only=True, use_safetensors=True
+        )
+        obj.model.to(obj.device).eval()
+        if quantize_int8:
+            obj.model = quantize_dynamic_int8(obj.model)
+            obj.device = "cpu"
+            obj.quantized = True
+        return obj

@@ -159,17 +159,17 @@ def prepare_text(raw: str | None, max_chars: int) -> PreparedText:
     cleaned, dropped = _strip_controls(original)
     replacement = cleaned.count("\ufffd")
     warnings: list[str] = []
-    words = _WORD_RE.findall(cleaned)
-    if not words:
+    words = [w for w in _WORD_RE.findall(cleaned) if len(w) >= 2]
+    junk = dropped + replacement
+    if not words or junk / max(len(original), 1) > 0.15:
         return PreparedText(
             "",
             len(original),
             error=(
-                "The text contains no words (only digits, symbols or binary data), so there is "
-                "nothing for the models to read. Paste a sentence or more of prose."
+                "The text contains no readable words (only digits, symbols or binary data), so "
+                "there is nothing for the models to read. Paste a sentence or more of prose."
             ),
         )
-    junk = dropped + replacement
     if junk and junk / max(len(original), 1) > 0.05:
         warnings.append(
             f"{junk} control or unreadable characters were removed: this looks like binary "

@@ -1,0 +1,225 @@
+"""Streamlit AppTest tests of app.py: single text, CSV upload + download, every bad input.
+
+Uploads are driven through AppTest's own ``file_uploader(...).upload`` (Streamlit >= 1.50
+registers the bytes with the in-memory upload manager), so the real widget -> handler path
+runs; the download is checked on the bytes the app hands to ``st.download_button`` (kept in
+session state, since AppTest cannot click a browser download). Models are the quick
+synthetic ones, trained once per session into a tmp folder by ``misinfo.train.train_to``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "3-misinformation-detector" / "app.py"
+EXAMPLE_CSV = APP.parent / "examples" / "example_batch.csv"
+TIMEOUT = 90  # first run loads the models; later runs take well under a second
+
+
+@pytest.fixture(scope="session")
+def mis_app_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Quick synthetic models, shared by this module and the browser test (same folder)."""
+    folder = tmp_path_factory.getbasetemp() / "mis_app_models"
+    if not (folder / "manifest.json").is_file():
+        from misinfo.train import train_to
+
+        train_to(folder, recipe="quick", data="synthetic")
+    return folder
+
+
+@pytest.fixture
+def app(mis_app_models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+    """The app pointed at the tmp models, already run once."""
+    monkeypatch.setenv("MISINFO_MODELS_DIR", str(mis_app_models))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    run(at)
+    yield at
+
+
+def run(at: AppTest) -> AppTest:
+    """Run and insist on the app's promise: whatever happened, no traceback on the page."""
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements: object) -> list[str]:
+    """The visible strings of a list of alert/markdown elements."""
+    return [str(e.value) for e in elements]  # type: ignore[attr-defined]
+
+
+def analyse(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="text").set_value(text)
+    at.button(key="analyse").click()
+    return run(at)
+
+
+def upload_file(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
+    at.file_uploader(key="csv").set_value((name, data, mime))
+    return run(at)
+
+
+# ------------------------------------------------------------------ models
+
+
+def test_without_models_the_app_says_how_to_get_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MISINFO_MODELS_DIR", str(tmp_path / "nothing-here"))
+    at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
+    assert any("No usable models" in t for t in texts(at.error))
+    code = "\n".join(texts(at.code))
+    assert "make app" in code and "python -m misinfo.train --recipe quick" in code
+    assert not at.text_area  # nothing to type into until models exist
+
+
+def test_sidebar_shows_models_metrics_training_data_and_limits(app: AppTest) -> None:
+    sidebar = "\n".join(texts(app.sidebar.markdown))
+    assert "does **not** mean" in sidebar
+    assert any("synthetic" in t for t in texts(app.sidebar.warning))
+    assert len(app.sidebar.json) + len(app.sidebar.dataframe) >= 2
+
+
+# ------------------------------------------------------------------ single text
+
+
+def test_single_text_gets_label_confidence_members_and_reasons(app: AppTest) -> None:
+    analyse(app, "SHOCKING! Doctors hide the miracle cure the government does not want you to see!")
+    assert not app.error
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Label"] in {"REAL", "FAKE"}
+    assert metrics["Confidence (calibrated)"].endswith("%")
+    assert 0.0 <= float(metrics["P(fake)"]) <= 1.0
+    html = "\n".join(texts(app.html))
+    assert "misinfo-highlight" in html
+    assert app.dataframe  # members and the feature table
+    assert any("percentile in training" in d.value.columns for d in app.dataframe)
+
+
+def test_example_picker_fills_the_text_box(app: AppTest) -> None:
+    options = app.selectbox(key="example").options
+    app.selectbox(key="example").set_value(options[1])
+    run(app)
+    assert app.text_area(key="text").value.strip()
+
+
+def test_html_in_the_text_is_shown_escaped(app: AppTest) -> None:
+    analyse(app, 'Breaking news <script>alert("pwned")</script> the moon landing was staged')
+    html = "\n".join(texts(app.html))
+    assert "<script" not in html.lower()
+    assert "&lt;" in html and "alert(&quot;pwned&quot;)" in html
+
+
+def test_empty_text_shows_an_error(app: AppTest) -> None:
+    analyse(app, "   \n ")
+    assert any("empty" in t for t in texts(app.error))
+    assert not app.metric
+
+
+def test_binary_junk_shows_an_error(app: AppTest) -> None:
+    analyse(app, "\x00\x01\x02\x03 0x7f 1234 %% \ufffd\ufffd")
+    assert any("no readable words" in t for t in texts(app.error))
+
+
+def test_non_english_text_is_answered_with_a_warning(app: AppTest) -> None:
+    analyse(app, "El ayuntamiento aprobó ayer un nuevo presupuesto para reparar las carreteras.")
+    assert any("English" in t for t in texts(app.warning))
+    assert app.metric  # still answered
+
+
+def test_very_long_text_is_truncated_with_a_notice(app: AppTest) -> None:
+    analyse(app, "The council met on Tuesday to discuss the budget. " * 2_000)
+    assert any("only the first" in t for t in texts(app.warning))
+    assert app.metric
+
+
+def test_result_survives_other_interactions(app: AppTest) -> None:
+    analyse(app, "The school board will hold a public hearing on the calendar in May.")
+    label = app.metric[0].value
+    app.text_area(key="text").set_value("something else typed but not analysed")
+    run(app)
+    assert app.metric[0].value == label
+    assert app.text_area(key="text").value == "something else typed but not analysed"
+
+
+# ------------------------------------------------------------------ CSV
+
+
+def test_csv_upload_scores_rows_and_offers_a_safe_download(app: AppTest) -> None:
+    upload_file(app, "example_batch.csv", EXAMPLE_CSV.read_bytes())
+    assert app.selectbox(key="text_column").value == "statement"  # guessed
+    app.button(key="run_batch").click()
+    run(app)
+    assert not app.error
+    assert any("Scored" in t for t in texts(app.success))
+    assert any("2 rows have empty text" in t for t in texts(app.warning))
+    assert app.download_button(key="download")
+
+    data = app.session_state["batch"]["csv"]
+    scored = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    source = pd.read_csv(EXAMPLE_CSV, dtype=str, keep_default_na=False)
+    assert len(scored) == len(source)
+    assert {"label", "confidence", "p_fake", "error"} <= set(scored.columns)
+    empty = source["statement"].str.strip().eq("")
+    assert scored.loc[empty, "error"].str.startswith("empty text").all()
+    assert scored.loc[~empty, "label"].isin(["real", "fake"]).all()
+    formula = scored["statement"].str.contains("HYPERLINK")
+    assert scored.loc[formula, "statement"].str.startswith("'=").all()
+
+    app.selectbox(key="filter_label").set_value("errors")
+    run(app)
+    preview = next(d.value for d in app.main.dataframe if "error" in d.value.columns)
+    assert len(preview) == 2 and preview["error"].ne("").all()
+
+
+def test_file_with_no_obvious_text_column_asks_the_user(app: AppTest) -> None:
+    data = b"a,b\nx1,hello there friend\nx2,the council met today\n"
+    upload_file(app, "mystery.csv", data)
+    assert not app.error
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("empty.csv", b"", "is empty"),
+        ("header_only.csv", b"statement,id\n", "no data rows"),
+        ("numbers.csv", b"id,score\n1,2.5\n2,3.5\n", "no column with text"),
+        ("report.xlsx", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 200, "not a CSV"),
+        ("photo.csv", b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "PNG image"),
+        ("junk.bin", bytes(range(256)) * 8, "binary file"),
+    ],
+)
+def test_bad_files_show_a_clear_error(app: AppTest, name: str, data: bytes, expected: str) -> None:
+    upload_file(app, name, data)
+    errors = texts(app.error)
+    assert any(expected in t for t in errors), errors
+    assert "run_batch" not in [b.key for b in app.button]  # nothing to run on a bad file
+
+
+def test_non_utf8_csv_is_read_with_its_accents(app: AppTest) -> None:
+    frame = pd.DataFrame({"statement": ["Le café a été rénové par la mairie", "Ça coûte cher"]})
+    upload_file(app, "latin.csv", frame.to_csv(index=False).encode("cp1252"))
+    assert not app.error
+    assert any("cp1252" in t for t in texts(app.caption))
+    app.button(key="run_batch").click()
+    run(app)
+    scored = app.session_state["batch"]["result"].frame
+    assert scored["statement"].tolist() == frame["statement"].tolist()
+
+
+def test_file_over_the_size_limit_is_refused(
+    mis_app_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MISINFO_MODELS_DIR", str(mis_app_models))
+    monkeypatch.setenv("MISINFO_MAX_UPLOAD_MB", "1")
+    at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
+    assert any("Files up to 1 MB" in t for t in texts(at.caption))
+    big = b"statement\n" + b"the council met on tuesday to discuss it\n" * 30_000
+    upload_file(at, "big.csv", big)
+    assert any("the limit here is 1.0 MB" in t for t in texts(at.error))

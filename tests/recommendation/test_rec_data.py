@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+
 from recsys.data import (
     ChecksumError,
     DataFormatError,

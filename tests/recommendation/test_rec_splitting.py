@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from recsys.data import synthetic_movielens
 from recsys.splitting import split_per_user, validation_split
 

@@ -69,13 +69,14 @@ def accuracy(y_true: np.typing.ArrayLike, y_pred: np.typing.ArrayLike) -> float:
 def top_k_accuracy(y_true: np.typing.ArrayLike, proba: np.typing.ArrayLike, k: int = 2) -> float:
     """Fraction of examples whose true label is among the k most probable classes.
 
-    Ties at the k-th place count as hits only if the true class wins the stable sort, the
-    same convention as ``sklearn.metrics.top_k_accuracy_score``.
+    Ties at the k-th place are broken in favour of the higher class index, the same
+    convention as ``sklearn.metrics.top_k_accuracy_score``.
     """
     y, p = _checked(y_true, proba)
     if not 1 <= k <= p.shape[1]:
         raise ValueError(f"k must be in [1, {p.shape[1]}], got {k}")
-    topk = np.argsort(-p, axis=1, kind="stable")[:, :k]
+    # sklearn sorts ascending (stable) and reverses, so among tied scores the higher class wins.
+    topk = np.argsort(p, axis=1, kind="stable")[:, ::-1][:, :k]
     return float(np.mean(np.any(topk == y[:, None], axis=1)))
 
 

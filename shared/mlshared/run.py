@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import random
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -146,7 +147,7 @@ def _to_builtin(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return _to_builtin(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return _to_builtin(value.item())  # np.float64(nan) must become null too
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, float) and not np.isfinite(value):
@@ -171,14 +172,15 @@ def write_metrics_json(
         **_to_builtin(context),
         "metrics": _to_builtin(metrics),
     }
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n")
     return path
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
+        # Leading digits only: "0+cu121" is 0 and "0rc1" is 0, not 121 or 1.
+        digits = re.match(r"\d*", piece).group()
         if not digits:
             break
         parts.append(int(digits))
@@ -201,7 +203,9 @@ def require_versions(minimums: Mapping[str, str]) -> dict[str, str]:
             problems.append(f"{name} is not installed (need >= {minimum})")
             continue
         found[name] = version
-        if _version_tuple(version) < _version_tuple(minimum):
+        have, need = _version_tuple(version), _version_tuple(minimum)
+        width = max(len(have), len(need))  # "2.16" is the same release as "2.16.0"
+        if have + (0,) * (width - len(have)) < need + (0,) * (width - len(need)):
             problems.append(f"{name} {version} is too old (need >= {minimum})")
     if problems:
         raise RuntimeError(

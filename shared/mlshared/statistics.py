@@ -59,6 +59,18 @@ def _pair(a: np.typing.ArrayLike, b: np.typing.ArrayLike) -> np.ndarray:
     return x - y
 
 
+def _nearly_constant(d: np.ndarray, a: np.typing.ArrayLike, b: np.typing.ArrayLike) -> bool:
+    """True when the differences are equal up to the rounding error of subtracting a and b.
+
+    ``(a + 0.1) - a`` is not exactly constant in floating point, and a t statistic or d_z
+    computed from that rounding noise is a meaningless 1e15.
+    """
+    scale = max(
+        np.max(np.abs(np.asarray(a, dtype=float))), np.max(np.abs(np.asarray(b, dtype=float)))
+    )
+    return bool(np.ptp(d) <= 1e-12 * scale)
+
+
 def bootstrap_ci(
     values: np.typing.ArrayLike,
     statistic: Callable[..., float] = np.mean,
@@ -147,7 +159,7 @@ def paired_t_test(
 ) -> TestResult:
     """Paired t-test (``scipy.stats.ttest_rel``)."""
     d = _pair(a, b)
-    if np.all(d == d[0]):
+    if _nearly_constant(d, a, b):
         raise ValueError("all paired differences are identical; the t statistic is undefined")
     result = stats.ttest_rel(a, b, alternative=alternative)
     return TestResult(
@@ -177,11 +189,11 @@ def mcnemar_test(
     ``exact=None`` uses the exact binomial test when fewer than 25 examples disagree and the
     continuity-corrected chi-squared test otherwise.
     """
-    y = np.asarray(y_true)
-    a_right = np.asarray(pred_a) == y
-    b_right = np.asarray(pred_b) == y
-    if not (a_right.shape == b_right.shape == y.shape) or y.ndim != 1 or y.size == 0:
+    y, pa, pb = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
+    if not (pa.shape == pb.shape == y.shape) or y.ndim != 1 or y.size == 0:
         raise ValueError("y_true, pred_a and pred_b must be non-empty 1-D arrays of equal length")
+    a_right = pa == y
+    b_right = pb == y
     only_a = int(np.sum(a_right & ~b_right))
     only_b = int(np.sum(~a_right & b_right))
     table = np.array(
@@ -215,7 +227,7 @@ def paired_effect_size(a: np.typing.ArrayLike, b: np.typing.ArrayLike) -> float:
     if d.size < 2:
         raise ValueError("an effect size needs at least two pairs")
     sd = d.std(ddof=1)
-    if sd == 0:
+    if sd == 0 or _nearly_constant(d, a, b):
         raise ValueError("paired differences have zero variance; d_z is undefined")
     return float(d.mean() / sd)
 

@@ -284,3 +284,25 @@ def run_ab_test(
         "cuped": adjusted,
     }
     return result, arrays
+
+
+def plan_ab_test(
+    pilot: PeriodOutcome, relative_lift: float, alpha: float = 0.05, power: float = 0.8
+) -> dict[str, float]:
+    """Power analysis before launch, from a pilot (pre-period) of the control experience.
+
+    The CTR z-test counts impressions, so the required impressions per arm are converted to
+    visitors with the pilot's mean impressions per visitor.
+    """
+    p1 = float(pilot.clicks.sum() / pilot.impressions.sum())
+    p2 = p1 * (1 + relative_lift)
+    impressions = sample_size_two_proportions(p1, p2, alpha, power)
+    per_visitor = float(pilot.impressions.mean())
+    return {
+        "baseline_ctr": p1,
+        "target_ctr": p2,
+        "relative_lift": relative_lift,
+        "impressions_per_arm": impressions,
+        "visitors_per_arm": impressions / per_visitor,
+        "impressions_per_visitor": per_visitor,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from mlshared.ranking_metrics import (
@@ -18,6 +19,7 @@ from mlshared.ranking_metrics import (
     ranking_report,
 )
 from mlshared.run import Timer
+from mlshared.statistics import bootstrap_ci
 from recsys.models.base import Recommender
 from recsys.splitting import Split
 
@@ -87,3 +89,27 @@ def evaluate(
         n_users_dropped=int(split.n_users - users.size),
         extra=extra,
     )
+
+
+def results_table(
+    results: dict[str, EvaluationResult],
+    metrics: tuple[str, ...] = ("ndcg@10", "precision@10", "recall@10", "map@10"),
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per model: each metric's mean with a 95% bootstrap CI over users, plus extras."""
+    rows = []
+    for name, r in results.items():
+        row: dict[str, object] = {"model": name}
+        for m in metrics:
+            ci = bootstrap_ci(r.per_user[m], n_resamples=n_resamples, seed=seed)
+            row |= {m: ci.estimate, f"{m} low": ci.low, f"{m} high": ci.high}
+        summary = r.summary()
+        row |= {
+            k: summary[k]
+            for k in summary
+            if k.startswith(("mrr", "hit_rate", "novelty", "diversity"))
+        }
+        row |= {"coverage": r.coverage, "fit_s": r.fit_seconds, "rmse": r.extra.get("rmse", np.nan)}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model").sort_values(metrics[0], ascending=False)

@@ -71,6 +71,7 @@ class Recipe:
     n_bootstrap: int = 10_000
     synthetic_users: int = 300
     synthetic_items: int = 400
+    ab_control: str = "ItemKNN"  # the "production" model; the treatment is the best offline model
     ab_visitors: int = 40_000
     aa_sims: int = 2_000
     aa_users_per_arm: int = 2_000

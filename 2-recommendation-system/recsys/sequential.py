@@ -1,4 +1,7 @@
-"""Sequential monitoring: why peeking at a fixed-horizon test lies, and mSPRT that does not.
+"""Sequential monitoring: why peeking at a fixed-horizon test lies, and two designs that do not.
+
+mSPRT (always valid: look as often as you like) and a group-sequential design with Pocock or
+O'Brien-Fleming boundaries (valid for the looks planned in advance, and it spends all of alpha).
 
 Vectorised over simulations: every simulated experiment's running means and variances at each
 look come from cumulative sums, so 1,000+ A/A tests run in well under a second.
@@ -30,6 +33,28 @@ def always_valid_p(diff: np.ndarray, var_diff: np.ndarray, tau2: float) -> np.nd
     return np.minimum(1.0, 1.0 / np.maximum.accumulate(lam, axis=-1))
 
 
+def group_sequential_boundaries(
+    n_looks: int,
+    alpha: float = 0.05,
+    kind: str = "pocock",
+    n_sim: int = 200_000,
+    seed: int = 12345,
+) -> np.ndarray:
+    """|z| critical values at ``n_looks`` equally spaced looks with overall type-I error alpha.
+
+    Calibrated by simulating the z-statistic path (independent increments, Brownian motion):
+    Pocock uses one constant boundary, O'Brien-Fleming c * sqrt(L / l) (strict early, lenient late).
+    """
+    if kind not in {"pocock", "obrien-fleming"}:
+        raise ValueError("kind must be 'pocock' or 'obrien-fleming'")
+    looks = np.arange(1, n_looks + 1)
+    shape = np.ones(n_looks) if kind == "pocock" else np.sqrt(n_looks / looks)
+    rng = np.random.default_rng(seed)
+    paths = np.cumsum(rng.standard_normal((n_sim, n_looks)), axis=1) / np.sqrt(looks)
+    c = np.quantile(np.max(np.abs(paths) / shape, axis=1), 1 - alpha)
+    return c * shape
+
+
 @dataclass
 class SequentialSimulation:
     """Rejection rates by number of looks, for naive repeated z-tests and for mSPRT."""
@@ -37,6 +62,7 @@ class SequentialSimulation:
     looks: np.ndarray
     naive_rejection: np.ndarray
     msprt_rejection: np.ndarray
+    group_sequential_rejection: np.ndarray
     n_sims: int
     n_per_arm: int
     effect: float
@@ -46,6 +72,7 @@ class SequentialSimulation:
             "looks": self.looks.tolist(),
             "naive_rejection": self.naive_rejection.tolist(),
             "msprt_rejection": self.msprt_rejection.tolist(),
+            "group_sequential_rejection": self.group_sequential_rejection.tolist(),
             "n_sims": self.n_sims,
             "n_per_arm": self.n_per_arm,
             "effect": self.effect,
@@ -100,11 +127,19 @@ def simulate_sequential(
         tau2 = (0.1 * baseline_mean) ** 2
     lam = msprt_statistic(diff, var_diff, tau2)
     crit = stats.norm.ppf(1 - alpha / 2)
-    naive, msprt = [], []
+    naive, msprt, gs = [], [], []
     for k in look_counts:
         at = np.arange(1, k + 1) * (max_looks // k) - 1
         naive.append(np.mean(np.any(np.abs(z[:, at]) > crit, axis=1)))
         msprt.append(np.mean(np.any(lam[:, at] >= 1 / alpha, axis=1)))
+        bound = group_sequential_boundaries(k, alpha, "pocock")
+        gs.append(np.mean(np.any(np.abs(z[:, at]) > bound, axis=1)))
     return SequentialSimulation(
-        np.array(look_counts), np.array(naive), np.array(msprt), n_sims, n_per_arm, effect
+        np.array(look_counts),
+        np.array(naive),
+        np.array(msprt),
+        np.array(gs),
+        n_sims,
+        n_per_arm,
+        effect,
     )

@@ -146,3 +146,12 @@ def test_interleaving_needs_fewer_users_than_ab():
     assert result.interleaving_mean_delta > 0 and result.ab_mean_diff > 0
     assert result.b_win_share > 0.5
     assert result.interleaving_n < result.ab_total_n
+
+
+def test_group_sequential_boundaries_match_textbook_values():
+    """Jennison & Turnbull (2000) Table 2.1/2.3, K = 5 looks, alpha = 0.05 two-sided."""
+    pocock = sequential.group_sequential_boundaries(5, kind="pocock")
+    obf = sequential.group_sequential_boundaries(5, kind="obrien-fleming")
+    np.testing.assert_allclose(pocock, 2.413, atol=0.02)
+    assert obf[-1] == pytest.approx(2.040, abs=0.02)
+    assert obf[0] == pytest.approx(2.040 * np.sqrt(5), abs=0.05)

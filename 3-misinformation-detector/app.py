@@ -27,6 +27,8 @@ MODELS_ENV = "MISINFO_MODELS_DIR"
 EXAMPLES_DIR = PROJECT_DIR / "examples"
 NO_EXAMPLE = "(your own text)"
 PREVIEW_LIMIT = 1_000
+FAKE_COLOUR = "#{:02x}{:02x}{:02x}".format(*highlight.FAKE_RGB)
+REAL_COLOUR = "#{:02x}{:02x}{:02x}".format(*highlight.REAL_RGB)
 LIMITS = """
 **What a "fake" label means.** The text *resembles* the texts labelled as misinformation in
 the training data (wording, style, topics). It does **not** mean the claim was fact-checked,
@@ -97,13 +99,18 @@ def render_sidebar(detector: Any, directory: Path) -> None:
                 "LIAR for meaningful output: `--data liar:PATH`."
             )
         st.subheader("Metrics")
-        table = highlight.metrics_frame(getattr(manifest, "metrics", {}) or {})
+        table = highlight.key_metrics(
+            highlight.metrics_frame(getattr(manifest, "metrics", {}) or {})
+        )
         if table is not None:
             st.dataframe(table, width="stretch")
         else:
             st.json(getattr(manifest, "metrics", {}) or {}, expanded=False)
         st.subheader("Training data")
-        st.json(training, expanded=False)
+        for line in highlight.training_data_lines(training):
+            st.markdown(f"- {line}")
+        with st.expander("All training-data details"):
+            st.json(training)
         st.caption(getattr(manifest, "label_meaning", ""))
         st.subheader("Limits")
         st.markdown(LIMITS)
@@ -182,8 +189,13 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
             highlight.legend_html()
             + highlight.highlight_html(analysis.text, analysis.contributions)
         )
-        frame = highlight.contributions_frame(analysis.contributions)
-        st.bar_chart(frame, x="term", y="contribution", color="direction", horizontal=True)
+        st.bar_chart(
+            highlight.contributions_wide(analysis.contributions),
+            x="term",
+            y=["toward fake", "toward real"],
+            color=[FAKE_COLOUR, REAL_COLOUR],
+            horizontal=True,
+        )
         st.caption("Contributions of the TF-IDF + logistic-regression model (log-odds).")
     if analysis.token_attributions:
         st.markdown("**Transformer token attributions**")
@@ -214,7 +226,7 @@ def render_batch(detector: Any) -> None:
             key="example_csv",
         )
     uploaded = st.file_uploader(
-        "CSV file with one text per row (UTF-8, cp1252, latin-1 or UTF-16; , ; or tab separated)",
+        "CSV file with one text per row (UTF-8, cp1252, latin-1 or UTF-16; comma, semicolon or tab separated)",
         key="csv",
         max_upload_size=limit_mb,
     )

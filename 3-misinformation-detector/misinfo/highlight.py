@@ -69,6 +69,8 @@ def highlight_html(text: str, contributions: Iterable[tuple[str, float]]) -> str
     pieces: list[str] = []
     for token in tokenize_for_display(text):
         score = scores.get(token.lower())
+        if score is None and re.search(r"['’]", token):  # "don't": the vectorizer saw "don"
+            score = scores.get(re.split(r"['’]", token.lower())[0])
         if score is None or score == 0.0 or not token.strip():
             pieces.append(html.escape(token))
         else:
@@ -208,3 +210,41 @@ def mentions_synthetic(training_data: Mapping[str, object]) -> bool:
     import json
 
     return "synthetic" in json.dumps(training_data, default=str).lower()
+
+
+KEY_METRICS = {"accuracy": "acc", "macro_f1": "F1", "roc_auc": "AUC", "ece": "ECE"}
+
+
+def key_metrics(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The few columns that fit a sidebar (accuracy, macro-F1, ROC-AUC, ECE), short names."""
+    if frame is None:
+        return None
+    keep = [c for c in KEY_METRICS if c in frame.columns]
+    return frame[keep].rename(columns=KEY_METRICS).round(2) if keep else frame
+
+
+def contributions_wide(contributions: Iterable[tuple[str, float]]) -> pd.DataFrame:
+    """Terms x {toward fake, toward real} so a bar chart can colour the two directions."""
+    frame = contributions_frame(contributions)
+    wide = pd.DataFrame({"term": frame["term"]})
+    wide["toward fake"] = frame["contribution"].clip(lower=0.0)
+    wide["toward real"] = frame["contribution"].clip(upper=0.0)
+    return wide
+
+
+def training_data_lines(training: Mapping[str, object]) -> list[str]:
+    """Plain-language lines about the training data: what, how many rows, balance, hash."""
+    lines = []
+    if training.get("description"):
+        lines.append(str(training["description"]))
+    rows = training.get("rows")
+    if isinstance(rows, Mapping) and rows:
+        lines.append("rows: " + ", ".join(f"{k} {int(v):,}" for k, v in rows.items()))
+    share = training.get("fake_share_train")
+    if isinstance(share, int | float):
+        lines.append(f'share labelled "fake" in training: {share:.0%}')
+    if training.get("metrics_split"):
+        lines.append(f"metrics measured on the {training['metrics_split']} split")
+    if training.get("sha256"):
+        lines.append(f"data sha256 {str(training['sha256'])[:12]}…")
+    return lines

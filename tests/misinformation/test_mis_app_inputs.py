@@ -281,3 +281,20 @@ def test_metrics_frame_and_synthetic_flag() -> None:
     assert highlight.metrics_frame({"note": "x"}) is None
     assert highlight.mentions_synthetic({"source": "synthetic corpus"})
     assert not highlight.mentions_synthetic({"source": "liar"})
+
+
+def test_apostrophe_words_take_the_vectorizers_stem() -> None:
+    out = highlight.highlight_html("They don't say", [("don", 0.4)])
+    assert 'toward fake">don&#x27;t</span>' in out
+
+
+def test_contribution_table_and_training_lines_for_the_page() -> None:
+    wide = highlight.contributions_wide([("moon", 0.5), ("council", -0.25)])
+    assert wide.set_index("term").loc["moon"].tolist() == [0.5, 0.0]
+    assert wide.set_index("term").loc["council"].tolist() == [0.0, -0.25]
+    lines = highlight.training_data_lines(
+        {"description": "LIAR", "rows": {"train": 10}, "fake_share_train": 0.4, "sha256": "ab" * 32}
+    )
+    assert lines[0] == "LIAR" and "train 10" in lines[1] and "40%" in lines[2]
+    short = highlight.key_metrics(highlight.metrics_frame({"m": {"accuracy": 0.812, "ece": 0.05}}))
+    assert short is not None and list(short.columns) == ["acc", "ECE"]

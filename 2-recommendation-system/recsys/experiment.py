@@ -13,7 +13,7 @@ import pandas as pd
 from recsys.data import RatingsData, genre_matrix
 from recsys.evaluation import EvaluationResult, evaluate
 from recsys.models.base import Recommender
-from recsys.recipe import Recipe, make_model
+from recsys.recipe import TUNING_METRIC, Recipe, make_model
 from recsys.splitting import Split, validation_split
 from recsys.tuning import grid_search
 
@@ -23,7 +23,7 @@ class OfflineExperiment:
     """Tuned parameters, validation scores and test results for every model in the recipe."""
 
     best_params: dict[str, dict]
-    validation_scores: dict[str, float]
+    validation_scores: dict[str, float]  # NDCG@K, or RMSE for models tuned on RMSE
     results: dict[str, EvaluationResult]
     tuning_tables: dict[str, pd.DataFrame]
 
@@ -46,6 +46,7 @@ def run_offline_experiment(recipe: Recipe, data: RatingsData, split: Split) -> O
             recipe.grids[name],
             validation,
             recipe.k,
+            TUNING_METRIC.get(name, "ndcg"),
         )
         exp.best_params[name] = tuned.best_params
         exp.validation_scores[name] = tuned.best_score

@@ -26,10 +26,14 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
     "EASE": {"l2": [200.0, 500.0, 1000.0, 2000.0]},
     "ALS": {"factors": [16, 32, 64], "regularization": [5.0, 10.0, 50.0], "alpha": [2.0, 5.0]},
     "BPR": {"factors": [32, 64], "learning_rate": [0.01, 0.05], "regularization": [0.001, 0.01]},
-    "ExplicitMF": {"factors": [16, 32], "l2": [0.05, 0.1, 0.2]},
+    "ExplicitMF": {"factors": [16, 32], "l2": [0.05, 0.1, 0.2, 0.4]},
     "ContentTFIDF": {"genre_weight": [1, 2, 4]},
     "Hybrid": {"cf_weight": [0.7, 0.85, 0.95, 1.0], "beta": [2.0, 10.0]},
 }
+
+
+# What each model is tuned for on validation (ranking models: NDCG@K; explicit MF: RMSE).
+TUNING_METRIC: dict[str, str] = {"ExplicitMF": "rmse"}
 
 
 def make_model(

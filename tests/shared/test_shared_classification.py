@@ -68,6 +68,22 @@ def test_top_k_ties_by_hand() -> None:
         )
 
 
+def test_binary_vector_ties_follow_sklearns_two_column_form() -> None:
+    """A 1-D positive-class vector becomes two columns, so p = 0.5 is a tie won by class 1.
+
+    This is sklearn's multi-class tie rule (checked with a third, empty class, since sklearn
+    refuses (n, 2) scores for binary labels); sklearn's 1-D path thresholds ``p > 0.5`` instead.
+    """
+    p = np.array([0.5, 0.5, 0.9, 0.2])
+    y = np.array([1, 1, 1, 0])
+    assert cm.top_k_accuracy(y, p, k=1) == 1.0
+    three_col = np.column_stack([1 - p, p, np.zeros_like(p)])
+    assert cm.top_k_accuracy(y, three_col, k=1) == top_k_accuracy_score(
+        y, three_col, k=1, labels=[0, 1, 2]
+    )
+    assert top_k_accuracy_score(y, p, k=1) == 0.5  # the 1-D convention differs
+
+
 def test_per_class_report_matches_sklearn() -> None:
     y, proba = _random_problem(2)
     pred = proba.argmax(axis=1)

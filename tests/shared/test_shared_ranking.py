@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mlshared import ranking_metrics as rm
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 PER_USER = {
     "precision": rm.precision_at_k,
@@ -343,7 +343,7 @@ def test_perfect_ranking(case, seed) -> None:
         rest = rng.permutation(np.setdiff1d(np.arange(n_items), best))
         recs[u] = np.concatenate([best, rest])[:width]
     n_rel = np.diff(relevance.indptr)
-    for k in range(1, width + 1):
+    for k in sorted({1, (width + 1) // 2, width}):
         for gain in ("binary", "linear", "exponential"):
             np.testing.assert_allclose(rm.ndcg_at_k(recs, relevance, k, gain), 1.0)
         np.testing.assert_allclose(rm.average_precision_at_k(recs, relevance, k), 1.0)

@@ -56,7 +56,21 @@ def get_detector(directory: str) -> Any:
     reloading the page picks the new models up."""
     from misinfo.detector import load_detector
 
-    return load_detector(directory)
+    detector = load_detector(directory)
+    warm_up(detector)
+    return detector
+
+
+def warm_up(detector: Any) -> None:
+    """Pay the one-time costs while loading (the chart library import, the sentiment
+    lexicon, the first predict) so the first Analyse click answers at steady-state speed."""
+    try:
+        import altair  # noqa: F401 - st.bar_chart imports it on first use (seconds)
+
+        sample = upload.prepare_text("The council met on Tuesday to discuss the budget.", 1_000)
+        upload.analyse_text(detector, sample)
+    except Exception:  # a failed warm-up only costs speed, never the page
+        pass
 
 
 def show_missing_models(directory: Path, problem: str) -> None:

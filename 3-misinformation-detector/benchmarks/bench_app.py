@@ -1,0 +1,144 @@
+"""Benchmark: time to the first result for one text in the app, once the models are loaded.
+
+Goal (issue 6): under 1 s on 2 CPU cores. Measured two ways, both after ``load_detector``:
+- ``analysis``: what the Analyse button runs (checks, predict, explanation, features, the
+  highlight HTML and the feature table), first call and then the median over varied texts;
+- ``page``: the whole Streamlit script rerun for an Analyse click in AppTest (server-side
+  render of every element, no browser), first click and then the median.
+Model loading itself is reported separately (it happens once per server).
+
+Run from the project folder: ``python benchmarks/bench_app.py`` (uses MISINFO_MODELS_DIR or
+models/; trains the quick synthetic models into a tmp folder when neither has models).
+Writes outputs/benchmarks/bench_app.json (outputs/smoke/benchmarks/ in smoke mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from misinfo import highlight, upload  # noqa: E402
+from mlshared.run import output_dir, write_metrics_json  # noqa: E402
+
+TEXTS = [
+    "SHOCKING: doctors don't want you to know this miracle cure! Share before they delete it!!!",
+    "The city council approved a budget of 4.2 million dollars for road repairs on Tuesday.",
+    "Says the unemployment rate in our state has doubled since the governor took office.",
+    "Scientists admit the vaccine contains microchips that track your location, insiders reveal.",
+    "The school board will hold a public hearing on the proposed calendar on May 3. " * 12,
+]
+GOAL_SECONDS = 1.0
+
+
+def resolve_models(explicit: str | None) -> tuple[Path, str]:
+    """Models to time and where they came from (never trains over a user's folder)."""
+    for candidate, origin in (
+        (explicit, "--models"),
+        (os.environ.get("MISINFO_MODELS_DIR"), "env"),
+    ):
+        if candidate:
+            return Path(candidate), origin
+    default = PROJECT / "models"
+    if (default / "manifest.json").is_file():
+        return default, "models/"
+    from misinfo.train import train_to
+
+    folder = Path(tempfile.mkdtemp(prefix="bench_app_models_"))
+    return train_to(
+        folder, recipe="quick", data="synthetic"
+    ), "quick synthetic (trained for this run)"
+
+
+def time_analysis(detector: Any, repeats: int) -> dict[str, float]:
+    """First and median seconds for the work behind one Analyse click."""
+
+    def once(text: str) -> float:
+        start = time.perf_counter()
+        prepared = upload.prepare_text(text, detector.max_chars)
+        analysis = upload.analyse_text(detector, prepared)
+        highlight.highlight_html(analysis.text, analysis.contributions)
+        highlight.feature_comparison(analysis.features, detector.manifest.feature_distribution)
+        return time.perf_counter() - start
+
+    first = once(TEXTS[0])
+    runs = [once(TEXTS[i % len(TEXTS)]) for i in range(repeats)]
+    return {"first_s": first, "median_s": statistics.median(runs), "max_s": max(runs), "n": repeats}
+
+
+def time_page(models: Path, repeats: int) -> dict[str, float]:
+    """First and median seconds for a full AppTest rerun after clicking Analyse."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["MISINFO_MODELS_DIR"] = str(models)
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    start = time.perf_counter()
+    at.run()
+    initial = time.perf_counter() - start
+    runs = []
+    for i in range(repeats + 1):
+        at.text_area(key="text").set_value(TEXTS[i % len(TEXTS)])
+        at.button(key="analyse").click()
+        start = time.perf_counter()
+        at.run()
+        runs.append(time.perf_counter() - start)
+        if at.exception:
+            raise RuntimeError(f"the app raised: {[e.value for e in at.exception]}")
+    return {
+        "initial_page_load_s": initial,
+        "first_s": runs[0],
+        "median_s": statistics.median(runs[1:]),
+        "max_s": max(runs[1:]),
+        "n": repeats,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time, print and save."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=None, help="artifacts folder (default: env or models/)")
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    models, origin = resolve_models(args.models)
+    from misinfo.detector import load_detector
+
+    start = time.perf_counter()
+    detector = load_detector(models)
+    load_s = time.perf_counter() - start
+    analysis = time_analysis(detector, args.repeats)
+    page = time_page(models, max(3, args.repeats // 4))
+    metrics = {
+        "model_load_s": load_s,
+        "analysis": analysis,
+        "page": page,
+        "goal_first_result_s": GOAL_SECONDS,
+        "meets_goal": page["first_s"] < GOAL_SECONDS and analysis["first_s"] < GOAL_SECONDS,
+    }
+    path = write_metrics_json(
+        output_dir(PROJECT) / "benchmarks" / "bench_app.json",
+        metrics,
+        models=str(models),
+        models_origin=origin,
+        members=list(detector.member_names),
+        cpu_count=os.cpu_count(),
+        note="2-core machine shared with other jobs; run under flock /tmp/cpu-heavy.lock",
+    )
+    print(f"models: {models} ({origin}); members {detector.member_names}")
+    print(f"model load {load_s:.2f} s (once per server)")
+    print(f"analysis: first {analysis['first_s']:.3f} s, median {analysis['median_s']:.3f} s")
+    print(f"page (AppTest rerun): first {page['first_s']:.3f} s, median {page['median_s']:.3f} s")
+    print(f"goal < {GOAL_SECONDS} s: {'met' if metrics['meets_goal'] else 'NOT met'} -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

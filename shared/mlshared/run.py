@@ -132,6 +132,8 @@ def output_dir(project_dir: str | os.PathLike[str], mode: Mode | None = None) ->
     results of a real run.
     """
     mode = mode or run_mode()
+    if mode not in MODES:  # a typo must not send a test run into the committed outputs/
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     path = Path(project_dir) / "outputs"
     if mode == "smoke":
         path = path / "smoke"

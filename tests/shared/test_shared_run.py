@@ -51,6 +51,9 @@ def test_output_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert run.output_dir(str(nested)) == nested / "outputs" / "smoke"
     assert (nested / "outputs" / "smoke").is_dir()
     assert run.output_dir(tmp_path, "full") == tmp_path / "outputs"  # explicit mode wins
+    with pytest.raises(ValueError, match="mode must be one of full, cpu, smoke, got 'smoek'"):
+        run.output_dir(tmp_path / "typo", "smoek")
+    assert not (tmp_path / "typo").exists()
 
 
 def _strict_json(path: Path) -> dict:

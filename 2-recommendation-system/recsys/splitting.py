@@ -81,3 +81,18 @@ def split_per_user(
 def validation_split(split: Split, train_fraction: float = 0.75, seed: int = 1) -> Split:
     """Carve a validation split out of the training part only, for tuning without touching test."""
     return split_per_user(split.train, split.n_users, split.n_items, train_fraction, seed=seed)
+
+
+def cold_item_split(split: Split, fraction: float = 0.1, seed: int = 0) -> Split:
+    """Simulate new items: drop every training rating of a random ``fraction`` of the items that
+    have held-out ratings, and keep only held-out ratings of those items as the test.
+
+    Collaborative models cannot score such items at all; content and the hybrid can.
+    """
+    rng = np.random.default_rng(seed)
+    candidates = np.unique(split.test["item"].to_numpy())
+    n_cold = max(1, round(fraction * candidates.size))
+    cold = rng.choice(candidates, size=n_cold, replace=False)
+    train = split.train[~split.train["item"].isin(cold)].reset_index(drop=True)
+    test = split.test[split.test["item"].isin(cold)].reset_index(drop=True)
+    return Split(train, test, split.n_users, split.n_items)

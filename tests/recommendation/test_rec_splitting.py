@@ -52,3 +52,13 @@ def test_relevance_threshold_and_validation(data):
     assert _keys(v.train) | _keys(v.test) == _keys(s.train)
     with pytest.raises(ValueError):
         split_per_user(data.ratings, data.n_users, data.n_items, train_fraction=1.0)
+
+
+def test_cold_item_split_hides_the_items_from_training(data):
+    from recsys.splitting import cold_item_split
+
+    s = split_per_user(data.ratings, data.n_users, data.n_items)
+    cold = cold_item_split(s, fraction=0.2, seed=1)
+    cold_items = set(cold.test["item"])
+    assert cold_items and not cold_items & set(cold.train["item"])
+    assert len(cold.train) == len(s.train) - int(s.train["item"].isin(cold_items).sum())

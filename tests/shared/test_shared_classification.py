@@ -43,6 +43,7 @@ def test_accuracy_matches_sklearn() -> None:
     assert cm.accuracy([0, 1, 2, 2], [0, 2, 2, 1]) == 0.5
 
 
+@pytest.mark.filterwarnings("ignore:'k' .* greater than or equal to 'n_classes'")
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 def test_top_k_accuracy_matches_sklearn(k: int, ties: bool) -> None:
@@ -51,6 +52,17 @@ def test_top_k_accuracy_matches_sklearn(k: int, ties: bool) -> None:
         assert np.any(np.sort(proba, axis=1)[:, 1:] == np.sort(proba, axis=1)[:, :-1])
     expected = top_k_accuracy_score(y, proba, k=k, labels=np.arange(5))
     assert cm.top_k_accuracy(y, proba, k) == pytest.approx(expected, abs=1e-12)
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(2, 7), st.booleans())
+def test_top_k_is_monotone_in_k_and_one_at_k_equals_c(seed, n, n_classes, ties) -> None:
+    y, proba = _random_problem(seed, n=n, n_classes=n_classes, ties=ties)
+    scores = [cm.top_k_accuracy(y, proba, k) for k in range(1, n_classes + 1)]
+    assert np.all(np.diff(scores) >= 0)
+    assert scores[-1] == 1.0
+    if not ties:  # without ties top-1 is plain argmax accuracy
+        assert scores[0] == cm.accuracy(y, proba.argmax(axis=1))
 
 
 def test_top_k_ties_by_hand() -> None:

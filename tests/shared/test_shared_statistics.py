@@ -152,6 +152,19 @@ def test_permutation_p_value_is_never_zero() -> None:
     assert one.p_value >= 1 / 10
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-5, 5, allow_subnormal=False), min_size=1, max_size=25),
+    st.integers(1, 300),
+    st.sampled_from(["two-sided", "greater", "less"]),
+)
+def test_permutation_p_value_form(diffs, n_perm, alternative) -> None:
+    d = np.array(diffs)
+    p = ms.paired_permutation_test(d, np.zeros_like(d), n_perm, alternative=alternative).p_value
+    assert 1 / (n_perm + 1) <= p <= 1
+    assert p * (n_perm + 1) == pytest.approx(round(p * (n_perm + 1)), abs=1e-6)
+
+
 def test_permutation_test_batches_do_not_change_the_result_type() -> None:
     a, b = _paired(5)
     small = ms.paired_permutation_test(a, b, n_permutations=2500, seed=1, batch_size=7)

@@ -194,6 +194,8 @@ def plot_image_grid(
     imgs = np.asarray(images)
     if imgs.ndim not in (3, 4) or len(imgs) == 0:
         raise ValueError(f"images must be a non-empty array (N, H, W[, C]), got shape {imgs.shape}")
+    if imgs.ndim == 4 and imgs.shape[-1] == 1:
+        imgs = imgs[..., 0]  # single-channel images are drawn in grey
     if imgs.max() > 1.0:
         imgs = imgs / 255.0
     maps = None if heatmaps is None else np.asarray(heatmaps, dtype=float)

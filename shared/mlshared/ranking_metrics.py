@@ -94,6 +94,15 @@ def _gain(grades: np.ndarray, gain: Gain) -> np.ndarray:
     raise ValueError(f"gain must be 'binary', 'linear' or 'exponential', got {gain!r}")
 
 
+def _item_indices(recs: np.typing.ArrayLike, n_items: int) -> np.ndarray:
+    r = np.asarray(recs)
+    if r.ndim != 2 or not np.issubdtype(r.dtype, np.integer):
+        raise ValueError(f"recs must be a 2-D integer array (n_users, K), got {r.dtype} {r.shape}")
+    if r.size and (r.max() >= n_items or r.min() < -1):
+        raise ValueError(f"recs must hold item indices in [0, {n_items - 1}] or -1 for padding")
+    return r
+
+
 def _discounts(k: int) -> np.ndarray:
     return 1.0 / np.log2(np.arange(2, k + 2))
 
@@ -165,9 +174,9 @@ def ndcg_at_k(
 
 def catalogue_coverage(recs: np.typing.ArrayLike, n_items: int) -> float:
     """Share of the catalogue that appears in at least one user's list."""
-    r = np.asarray(recs)
     if n_items < 1:
         raise ValueError("n_items must be positive")
+    r = _item_indices(recs, n_items)
     return float(np.unique(r[r >= 0]).size / n_items)
 
 
@@ -177,8 +186,8 @@ def novelty(recs: np.typing.ArrayLike, item_popularity: np.typing.ArrayLike) -> 
     ``item_popularity[i]`` is the share of users who interacted with item i in training.
     Zero popularity has infinite self-information: smooth it before calling.
     """
-    r = np.asarray(recs)
     pop = np.asarray(item_popularity, dtype=float)
+    r = _item_indices(recs, pop.size)
     if np.any(pop <= 0) or np.any(pop > 1):
         raise ValueError("item_popularity must lie in (0, 1]; smooth zero counts, e.g. (c+1)/(n+1)")
     valid = r >= 0
@@ -193,8 +202,8 @@ def intra_list_diversity(
     recs: np.typing.ArrayLike, item_features: np.typing.ArrayLike
 ) -> np.ndarray:
     """Mean pairwise cosine distance between each user's recommended items' feature vectors."""
-    r = np.asarray(recs)
     feats = np.asarray(item_features, dtype=float)
+    r = _item_indices(recs, len(feats))
     norms = np.linalg.norm(feats, axis=1, keepdims=True)
     unit = feats / np.where(norms > 0, norms, 1.0)
     valid = r >= 0

@@ -200,6 +200,11 @@ def mcnemar_test(
         [[int(np.sum(a_right & b_right)), only_a], [only_b, int(np.sum(~a_right & ~b_right))]]
     )
     use_exact = (only_a + only_b) < 25 if exact is None else exact
+    if only_a + only_b == 0:
+        # No discordant pairs: no evidence either way (statsmodels' chi2 would give NaN).
+        return TestResult(
+            "McNemar (no disagreements)", 0.0, 1.0, {"only_a_correct": 0, "only_b_correct": 0}
+        )
     result = mcnemar(table, exact=use_exact, correction=True)
     return TestResult(
         "McNemar exact" if use_exact else "McNemar chi2",
@@ -209,15 +214,22 @@ def mcnemar_test(
     )
 
 
+def _p_values(p_values: np.typing.ArrayLike) -> np.ndarray:
+    p = _vector(p_values, "p_values")
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError("p-values must lie in [0, 1]")
+    return p
+
+
 def holm_correction(p_values: np.typing.ArrayLike) -> np.ndarray:
     """Holm step-down adjusted p-values (family-wise error control)."""
-    p = _vector(p_values, "p_values")
+    p = _p_values(p_values)
     return multipletests(p, method="holm")[1]
 
 
 def benjamini_hochberg(p_values: np.typing.ArrayLike) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (false-discovery-rate control)."""
-    p = _vector(p_values, "p_values")
+    p = _p_values(p_values)
     return multipletests(p, method="fdr_bh")[1]
 
 

@@ -174,3 +174,9 @@ def test_save_figure_writes_png_with_slugified_name(tmp_path) -> None:
     assert kept.name == "forest.png" and kept.is_file()
     with pytest.raises(ValueError, match="no usable characters"):
         plotting.save_figure(fig, tmp_path, "!!! ///")
+
+
+def test_image_grid_accepts_single_channel_images() -> None:
+    fig = plotting.plot_image_grid(np.random.default_rng(0).random((3, 8, 8, 1)))
+    assert len([ax for ax in fig.axes if ax.images]) == 3
+    plt.close(fig)

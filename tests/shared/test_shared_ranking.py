@@ -391,3 +391,13 @@ def test_recall_precision_identity(case) -> None:
     np.testing.assert_allclose(hits_p, hits_r)
     np.testing.assert_allclose(hits_p, np.round(hits_p))
     assert np.all(hits_p <= np.minimum(n_rel, k) + 1e-9)
+
+
+def test_coverage_novelty_diversity_reject_out_of_range_items() -> None:
+    recs = np.array([[0, 5]])
+    with pytest.raises(ValueError, match="item indices"):
+        rm.catalogue_coverage(recs, n_items=3)
+    with pytest.raises(ValueError, match="item indices"):
+        rm.novelty(recs, np.full(3, 0.5))
+    with pytest.raises(ValueError, match="item indices"):
+        rm.intra_list_diversity(recs, np.eye(3))

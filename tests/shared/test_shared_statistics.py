@@ -355,3 +355,15 @@ def test_minimum_detectable_effect_validation() -> None:
         ms.minimum_detectable_effect(0.0, 10)
     with pytest.raises(ValueError, match="n >= 2"):
         ms.minimum_detectable_effect(1.0, 1)
+
+
+def test_corrections_reject_values_that_are_not_p_values() -> None:
+    for correct in (ms.holm_correction, ms.benjamini_hochberg):
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            correct([0.01, 1.5])
+
+
+def test_mcnemar_without_disagreements_is_p_one_not_nan() -> None:
+    y = np.array([0, 1, 1, 0])
+    result = ms.mcnemar_test(y, y, y, exact=False)
+    assert result.p_value == 1.0 and result.statistic == 0.0

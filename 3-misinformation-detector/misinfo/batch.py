@@ -83,6 +83,7 @@ class CsvChunks:
             keep_default_na=False,
             chunksize=self.chunksize,
             engine="python",
+            index_col=False,
             on_bad_lines=on_bad,
             sep=self._sniff_sep(),
         )
@@ -201,6 +202,7 @@ def read_csv_chunks(
             nrows=200,
             sep=chunks._sniff_sep(),
             engine="python",
+            index_col=False,
             on_bad_lines="skip",
         )
     except pd.errors.EmptyDataError as exc:

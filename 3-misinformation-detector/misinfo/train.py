@@ -60,6 +60,7 @@ class Recipe:
     ensemble_method: str = "auto"
     synthetic_size: int = 600
     seed: int = 0
+    torch_threads: int | None = None  # None = torch default; 1 is faster on a busy shared CPU
 
     def to_dict(self) -> dict[str, Any]:
         """For the manifest."""
@@ -78,7 +79,7 @@ def make_recipe(name: str, **overrides: Any) -> Recipe:
             "smoke",
             {"tinybert": TINY},
             max_length=64,
-            epochs=4,
+            epochs=6,
             batch_size=16,
             lr=1e-3,
             near_threshold=0.9,
@@ -91,9 +92,9 @@ def make_recipe(name: str, **overrides: Any) -> Recipe:
             "cpu",
             {"minilm": default_transformer_model()},
             max_length=64,
-            epochs=2,
+            epochs=1,
             batch_size=32,
-            lr=5e-5,
+            lr=1e-4,
         )
     elif name == "full":
         r = Recipe(
@@ -165,14 +166,18 @@ def fit_all(
     out_dir: str | Path | None = None,
     progress: bool = False,
     log: Any = print,
+    cleaning: CleaningReport | None = None,
 ) -> TrainOutcome:
-    """Clean, fit every member, calibrate, fit ensembles for every member subset, evaluate on
+    """Clean (unless ``cleaning`` says the splits already are), fit every member, calibrate, fit ensembles for every member subset, evaluate on
     test, and (if ``out_dir``) save a verified artifacts folder."""
     from misinfo.evaluation import binary_metrics
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    cleaned, report = clean_splits(splits, near_threshold=recipe.near_threshold)
+    if cleaning is None:
+        cleaned, report = clean_splits(splits, near_threshold=recipe.near_threshold)
+    else:  # already cleaned by the caller (the notebook shows the cleaning step on its own)
+        cleaned, report = {k: v[["text", "label"]].copy() for k, v in splits.items()}, cleaning
     cleaned["train"] = _subsample(cleaned["train"], recipe.max_train, recipe.seed)
     timings["clean_s"] = time.perf_counter() - t0
     log = log or (lambda *_: None)
@@ -200,6 +205,10 @@ def fit_all(
     kinds["features"], model_names["features"] = "features", "text features + logistic regression"
     timings["fit_features_s"] = time.perf_counter() - t0
 
+    if recipe.transformers and recipe.torch_threads:
+        import torch
+
+        torch.set_num_threads(recipe.torch_threads)
     tmp = tempfile.TemporaryDirectory(prefix="misinfo-tiny-")
     for name, model_name in recipe.transformers.items():
         from misinfo.transformer import TransformerClassifier, build_tiny_bert
@@ -220,7 +229,7 @@ def fit_all(
         clf.fit(
             texts["train"],
             y["train"],
-            valid=(texts["valid"], y["valid"]),
+            valid=(texts["valid"], y["valid"]) if recipe.epochs > 1 else None,
             max_steps=recipe.max_steps,
             progress=progress,
         )

@@ -1,0 +1,207 @@
+"""Loaders and the label convention, on tiny files written in the official formats."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from misinfo import labels
+from misinfo.data import (
+    LIAR_COLUMNS,
+    infer_fake_value_from_datelines,
+    load_csv,
+    load_data,
+    load_liar,
+    read_liar_tsv,
+    synthetic_corpus,
+    synthetic_splits,
+)
+
+LIAR_ROWS = [
+    [
+        "2635.json",
+        "false",
+        'Says the "Annies List group supports abortions.',
+        "abortion",
+        "dwayne-bohac",
+        "State representative",
+        "Texas",
+        "republican",
+        "0",
+        "1",
+        "0",
+        "0",
+        "0",
+        "a mailer",
+    ],
+    [
+        "10540.json",
+        "half-true",
+        "When did the decline of coal start?",
+        "energy,history",
+        "scott-surovell",
+        "State delegate",
+        "Virginia",
+        "democrat",
+        "0",
+        "0",
+        "1",
+        "1",
+        "0",
+        "a floor speech.",
+    ],
+    [
+        "324.json",
+        "pants-fire",
+        '"No new taxes, he said.',
+        "foreign-policy",
+        "barack-obama",
+        "President",
+        "Illinois",
+        "democrat",
+        "70",
+        "71",
+        "160",
+        "163",
+        "9",
+        "Denver",
+    ],
+    [
+        "1.json",
+        "mostly-true",
+        "Unemployment fell to 5 percent.",
+        "jobs",
+        "someone",
+        "",
+        "",
+        "none",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "",
+    ],
+    [
+        "2.json",
+        "barely-true",
+        "Taxes doubled.",
+        "taxes",
+        "x",
+        "",
+        "",
+        "none",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "",
+    ],
+    [
+        "3.json",
+        "true",
+        "The bill passed.",
+        "bills",
+        "y",
+        "",
+        "",
+        "none",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "",
+    ],
+]
+
+
+def write_liar(folder: Path) -> Path:
+    """Official LIAR layout: three headerless 14-column TSVs with unbalanced quotes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("train.tsv", "valid.tsv", "test.tsv"):
+        with open(folder / name, "w", newline="") as handle:
+            for row in LIAR_ROWS:
+                handle.write("\t".join(row) + "\n")
+    return folder
+
+
+def test_liar_parser_keeps_rows_with_unbalanced_quotes(tmp_path: Path) -> None:
+    folder = write_liar(tmp_path / "liar")
+    df = read_liar_tsv(folder / "train.tsv")
+    assert len(df) == len(LIAR_ROWS)  # a quoting parser would merge rows 1-3
+    assert list(df.columns[:14]) == LIAR_COLUMNS
+    assert df.loc[0, "text"] == 'Says the "Annies List group supports abortions.'
+    assert df.loc[2, "text"] == '"No new taxes, he said.'
+    # default quoting really would lose rows: the reason QUOTE_NONE matters
+    try:
+        naive_rows = len(pd.read_csv(folder / "train.tsv", sep="\t", header=None))
+    except pd.errors.ParserError:
+        naive_rows = 0
+    assert naive_rows < len(LIAR_ROWS)
+
+
+def test_liar_binary_mapping(tmp_path: Path) -> None:
+    splits = load_liar(write_liar(tmp_path / "liar"))
+    assert set(splits) == {"train", "valid", "test"}
+    y = splits["train"]["label"].tolist()
+    # false, half-true, pants-fire, mostly-true, barely-true, true
+    assert y == [1, 0, 1, 0, 1, 0]
+
+
+def test_liar_missing_folder_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="LIAR_PATH"):
+        load_liar(tmp_path)
+
+
+def test_label_helpers() -> None:
+    assert labels.LABEL_NAMES[labels.FAKE] == "fake"
+    assert labels.liar_to_binary("Pants-Fire") == labels.FAKE
+    assert labels.liar_to_binary("half-true") == labels.REAL
+    with pytest.raises(ValueError):
+        labels.liar_to_binary("unknown")
+    assert labels.isot_hf_to_convention(0) == labels.FAKE  # ISOT on the hub: 0 = fake
+    assert labels.isot_hf_to_convention(1) == labels.REAL
+    assert labels.flip_if(1, fake_value=1) == labels.FAKE
+
+
+def test_label_direction_inferred_from_datelines() -> None:
+    texts = pd.Series(
+        ["WASHINGTON (Reuters) - a", "LONDON (Reuters) - b", "wow!", "omg", "(Reuters) c", "no"]
+    )
+    raw = pd.Series([1, 1, 0, 0, 1, 0])  # raw 1 carries datelines -> raw 1 is real -> fake is 0
+    assert infer_fake_value_from_datelines(texts, raw) == 0
+    assert infer_fake_value_from_datelines(texts, 1 - raw) == 1
+
+
+def test_local_csv_loader(tmp_path: Path) -> None:
+    rows = [{"body": f"text number {i}", "verdict": "fake" if i % 2 else "real"} for i in range(40)]
+    pd.DataFrame(rows).to_csv(tmp_path / "d.csv", index=False, quoting=csv.QUOTE_MINIMAL)
+    splits = load_csv(tmp_path / "d.csv", text_column="body", label_column="verdict")
+    assert sum(len(v) for v in splits.values()) == 40
+    whole = pd.concat(splits.values())
+    assert whole["label"].sum() == 20
+    with pytest.raises(ValueError, match="columns are"):
+        load_csv(tmp_path / "d.csv", text_column="nope")
+
+
+def test_synthetic_corpus_is_deterministic_and_balanced() -> None:
+    a, b = synthetic_corpus(200, seed=3), synthetic_corpus(200, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert 0.3 < a["label"].mean() < 0.7
+    assert a["text"].duplicated().any()  # cleaning has work to do
+    splits = synthetic_splits(200)
+    assert sum(len(v) for v in splits.values()) == len(a)
+
+
+def test_data_spec_parsing(tmp_path: Path) -> None:
+    splits, desc = load_data("liar:" + str(write_liar(tmp_path / "liar")))
+    assert "LIAR" in desc and len(splits["test"]) == len(LIAR_ROWS)
+    with pytest.raises(ValueError, match="unknown data spec"):
+        load_data("kaggle")
+    assert np.isin(load_data("synthetic")[0]["train"]["label"], [0, 1]).all()

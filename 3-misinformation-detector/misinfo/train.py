@@ -84,6 +84,7 @@ def make_recipe(name: str, **overrides: Any) -> Recipe:
             lr=1e-3,
             near_threshold=0.9,
             synthetic_size=500,
+            torch_threads=1,  # a 2-layer, 64-wide model gains nothing from more threads
         )
     elif name == "quick":
         r = Recipe("quick", {}, max_length=256)

@@ -205,3 +205,44 @@ def test_data_spec_parsing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown data spec"):
         load_data("kaggle")
     assert np.isin(load_data("synthetic")[0]["train"]["label"], [0, 1]).all()
+
+
+def test_hub_loaders_map_labels_and_keep_probe_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub loaders' parsing on tiny in-memory datasets (no network)."""
+    import datasets
+
+    from misinfo import data as data_module
+
+    isot = pd.DataFrame(
+        {
+            "title": ["Senate votes", "YOU WON'T BELIEVE"],
+            "text": ["WASHINGTON (Reuters) - The Senate voted.", "Crazy stuff!"],
+            "subject": ["politicsNews", "News"],
+            "date": ["2017-01-01", "2017-01-02"],
+            "label": [1, 0],  # hub convention: 1 = real, 0 = fake
+        }
+    )
+    tiny = datasets.DatasetDict(
+        {k: datasets.Dataset.from_pandas(isot) for k in ("train", "validation", "test")}
+    )
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: tiny)
+    splits = data_module.load_isot_hf()
+    assert splits["train"]["label"].tolist() == [0, 1]  # flipped to 1 = fake
+    assert splits["valid"]["text"].iloc[0].startswith("Senate votes. WASHINGTON (Reuters)")
+    assert {"subject", "date"} <= set(splits["test"].columns)
+
+    welfake = pd.DataFrame(
+        {
+            "title": ["a", "b", "c", "d"],
+            "text": ["X (Reuters) - real one", "fake one!", "Y (Reuters) - real two", "fake two!"],
+            "label": [1, 0, 1, 0],  # here raw 1 carries datelines, so raw 1 = real
+        }
+    )
+    monkeypatch.setattr(
+        datasets,
+        "load_dataset",
+        lambda *a, **k: datasets.DatasetDict({"train": datasets.Dataset.from_pandas(welfake)}),
+    )
+    df, check = data_module.load_welfake_hf(sample=None)
+    assert check["inferred_fake_value"] == 0
+    assert df["label"].tolist() == [0, 1, 0, 1]

@@ -47,7 +47,7 @@ def tuned_params() -> dict[str, dict]:
     """Parameters chosen on validation by the last real run, else each grid's first point."""
     path = PROJECT / "outputs" / "metrics.json"
     if path.is_file():
-        return json.loads(path.read_text())["best_params"]
+        return json.loads(path.read_text())["metrics"]["best_params"]
     return {name: {p: v[0] for p, v in grid.items()} for name, grid in GRIDS.items()}
 
 
@@ -74,6 +74,8 @@ def main() -> None:
     users = evaluable_users(relevance)
     params = tuned_params()
     report: dict[str, object] = {"dataset": data.name, "users": int(users.size), "k": K}
+    # The machine may be shared: record how busy it was, so slow numbers can be read in context.
+    report["load_average_1m_at_start"] = os.getloadavg()[0]
 
     fits = {}
     for name in GRIDS:
@@ -152,6 +154,7 @@ def main() -> None:
     report["permutation_target_s"] = 2.0
     print(f"randomisation test, 10,000 permutations, {users.size} users: {perm_s:.3f} s")
 
+    report["load_average_1m_at_end"] = os.getloadavg()[0]
     out = write_metrics_json(PROJECT / "outputs" / "benchmarks" / "bench_recsys.json", report)
     print(f"wrote {out}")
 

@@ -1,0 +1,70 @@
+"""Project-specific figures (the generic ones come from ``mlshared.plotting``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def plot_perturbation_curves(
+    curves: Mapping[str, Mapping[str, np.ndarray]], title: str = "Deletion and insertion"
+) -> Figure:
+    """Mean class probability vs fraction of pixels deleted / inserted, one line per method."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, mode in zip(axes, ("deletion", "insertion"), strict=True):
+        for method, by_mode in curves.items():
+            mean = by_mode[mode].mean(axis=0)
+            x = np.linspace(0, 1, len(mean))
+            style = "--" if method == "random" else "-"
+            ax.plot(x, mean, style, label=method)
+        ax.set_xlabel(f"fraction of pixels {'deleted' if mode == 'deletion' else 'inserted'}")
+        ax.set_title(mode)
+    axes[0].set_ylabel("probability of explained class")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_randomisation(
+    results: Mapping[str, object], title: str = "Cascading model randomisation"
+) -> Figure:
+    """Spearman similarity to the trained model's maps as layers are randomised top-down."""
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    for method, result in results.items():
+        stages: Sequence[str] = result.stages  # type: ignore[attr-defined]
+        ax.plot(range(len(stages)), result.spearman, marker="o", label=method)  # type: ignore[attr-defined]
+    ax.set_xticks(range(len(stages)))
+    ax.set_xticklabels(stages, rotation=60, ha="right", fontsize=7)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_ylabel("Spearman rank correlation\nwith original maps")
+    ax.set_xlabel("randomised down to (cumulative)")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_method_comparison(
+    images: np.ndarray, maps: Mapping[str, np.ndarray], titles: Sequence[str]
+) -> Figure:
+    """Rows = images, columns = the image and each method's overlay."""
+    n, cols = len(images), len(maps) + 1
+    fig, axes = plt.subplots(n, cols, figsize=(1.8 * cols, 1.8 * n), squeeze=False)
+    for i in range(n):
+        image = images[i] / 255.0 if images.max() > 1 else images[i]
+        extent = (0, image.shape[1], image.shape[0], 0)
+        axes[i, 0].imshow(np.clip(image, 0, 1), extent=extent)
+        axes[i, 0].set_title(titles[i], fontsize=7)
+        for j, (method, method_maps) in enumerate(maps.items(), start=1):
+            axes[i, j].imshow(np.clip(image, 0, 1), extent=extent)
+            axes[i, j].imshow(method_maps[i], cmap="jet", alpha=0.45, extent=extent)
+            if i == 0:
+                axes[i, j].set_title(method, fontsize=8)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

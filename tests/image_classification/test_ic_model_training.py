@@ -1,0 +1,77 @@
+"""Model wiring: preprocessing, frozen BatchNorm, the cached split equals the full model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from cifar_transfer import model, recipes, training
+
+
+def test_ic_preprocess_matches_keras() -> None:
+    x = np.linspace(0, 255, 12, dtype=np.float32).reshape(1, 2, 2, 3)
+    expected = keras.applications.mobilenet_v2.preprocess_input(x.copy())
+    np.testing.assert_allclose(model.preprocess(x), expected, atol=1e-6)
+
+
+def test_ic_split_model_equals_full_model(tiny_classifier, synthetic_images) -> None:
+    images, _ = synthetic_images
+    split = training.split_classifier(tiny_classifier, "block_15_add")
+    full = tiny_classifier(images, training=False).numpy()
+    via_cache = split.top(split.bottom(images, training=False), training=False).numpy()
+    np.testing.assert_allclose(via_cache, full, atol=1e-4)
+    cached = training.extract_features(split.bottom, images[:4], flip=True)
+    direct = split.bottom(images[:4, :, ::-1], training=False).numpy()
+    np.testing.assert_allclose(cached.astype(np.float32), direct, rtol=1e-2, atol=1e-2)
+
+
+def test_ic_fine_tuning_keeps_batchnorm_frozen(tiny_classifier) -> None:
+    count = model.set_trainable_from(tiny_classifier, "block_16_expand")
+    try:
+        backbone = model.backbone_of(tiny_classifier)
+        trainable = [layer.name for layer in backbone.layers if layer.trainable and layer.weights]
+        assert count == len(trainable) > 0
+        assert "block_16_expand" in trainable and "block_15_expand" not in trainable
+        assert not any(
+            isinstance(backbone.get_layer(n), keras.layers.BatchNormalization) for n in trainable
+        )
+    finally:
+        model.set_trainable_from(tiny_classifier, None)
+    assert not model.backbone_of(tiny_classifier).trainable_weights
+    with pytest.raises(ValueError):
+        model.set_trainable_from(tiny_classifier, "no_such_layer")
+
+
+def test_ic_warmup_cosine_shape() -> None:
+    schedule = training.warmup_cosine(1e-3, total_steps=100, warmup_fraction=0.1)
+    lrs = np.array([float(schedule(step)) for step in range(100)])
+    assert lrs.argmax() in (9, 10) and abs(lrs.max() - 1e-3) < 1e-6
+    assert np.all(np.diff(lrs[:10]) > 0) and np.all(np.diff(lrs[11:]) <= 1e-12)
+    assert lrs[-1] < 0.05 * lrs.max()
+
+
+def test_ic_cached_training_learns_synthetic_classes() -> None:
+    from cifar_transfer import data
+
+    classifier = model.build_classifier(32, 10, weights=None, alpha=0.35)
+    x, y = data.make_synthetic_cifar(30, seed=0)
+    model.recalibrate_batchnorm(classifier, x[:128])
+    split = training.split_classifier(classifier, "block_15_add")
+    feats = training.extract_features(split.bottom, x)
+    recipe = dataclasses.replace(recipes.recipe_for("smoke"), head_epochs=20, fine_tune_epochs=1)
+    history = training.train_on_cached_features(
+        classifier, split, feats, None, y, feats[:50], y[:50], recipe, verbose=0
+    )
+    assert history.phase == ["head"] * 20 + ["fine-tune"]
+    assert history.metrics["accuracy"][19] > 0.3  # chance is 0.1
+    assert not model.backbone_of(classifier).trainable_weights  # frozen again afterwards
+
+
+def test_ic_recipes() -> None:
+    assert recipes.recipe_for("full") is recipes.GPU or recipes.recipe_for("full") == recipes.GPU
+    assert recipes.recipe_for("cpu", fine_tune_epochs=7).fine_tune_epochs == 7
+    with pytest.raises(ValueError):
+        recipes.recipe_for("tpu")

@@ -117,23 +117,28 @@ class CleaningReport:
 
 
 def near_duplicate_pairs(
-    texts_a: list[str], texts_b: list[str] | None = None, threshold: float = 0.9, block: int = 2000
+    texts_a: list[str],
+    texts_b: list[str] | None = None,
+    threshold: float = 0.9,
+    block: int | None = None,
 ) -> list[tuple[int, int]]:
     """Pairs (i, j) whose word 1-2-gram TF-IDF cosine is >= threshold. Within one list
-    (texts_b None) only i < j. Blocked sparse products keep memory bounded."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    (texts_b None) only i < j. Hashed features and blocked sparse products keep memory bounded
+    on long-article corpora (ISOT's 40k articles have millions of distinct bigrams)."""
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
     same = texts_b is None
     corpus = texts_a if same else texts_a + list(texts_b)
     if not corpus:
         return []
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, dtype=np.float32)
-    try:
-        x = vec.fit_transform(corpus)
-    except ValueError:  # empty vocabulary
-        return []
+    hashed = HashingVectorizer(
+        ngram_range=(1, 2), n_features=2**20, alternate_sign=False, norm=None, dtype=np.float32
+    ).transform(corpus)
+    x = TfidfTransformer(sublinear_tf=True).fit_transform(hashed).astype(np.float32)
     xa = x[: len(texts_a)]
     xb = xa if same else x[len(texts_a) :]
+    if block is None:
+        block = int(np.clip(2e7 / max(xb.shape[0], 1), 100, 2000))
     pairs: list[tuple[int, int]] = []
     for start in range(0, xa.shape[0], block):
         sims = (xa[start : start + block] @ xb.T).tocoo()

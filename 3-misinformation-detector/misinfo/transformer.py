@@ -361,9 +361,9 @@ class TransformerClassifier:
         """Load a saved member (local folder only: no hub lookups for artifacts)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        obj = cls(
-            model_name=str(directory), name=name, max_length=max_length, device=device or "cpu"
-        )
+        if device is None:  # the GPU when there is one (Colab), unless int8 (a CPU-only format)
+            device = "cuda" if _torch().cuda.is_available() and not quantize_int8 else "cpu"
+        obj = cls(model_name=str(directory), name=name, max_length=max_length, device=device)
         obj.tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         obj.model = AutoModelForSequenceClassification.from_pretrained(
             directory, local_files_only=True, use_safetensors=True

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-DEFAULT_MAX_UPLOAD_MB = 50
+DEFAULT_MAX_UPLOAD_MB = 25
 MAX_UPLOAD_ENV = "MISINFO_MAX_UPLOAD_MB"
 CHUNK_ROWS = 1_000
 PREVIEW_ROWS = 5
@@ -113,12 +113,16 @@ def max_upload_mb() -> int:
     return max(1, value)
 
 
+PEAK_MEMORY_FACTOR = 5  # measured by benchmarks/bench_app.py (batch section), rounded up
+
+
 def memory_bound_text(limit_mb: int, chunk_rows: int = CHUNK_ROWS) -> str:
     """The memory bound the app promises, stated in one place for the UI and README."""
     return (
-        f"Files up to {limit_mb} MB. Rows are read and scored {chunk_rows:,} at a time, so "
-        f"the models never see more than one chunk; the upload itself and the result table "
-        f"stay in memory, about {3 * limit_mb} MB at most on top of the loaded models."
+        f"Files up to {limit_mb} MB. Rows are read and scored {chunk_rows:,} at a time; the "
+        f"upload, the result table and the download stay in memory, at most about "
+        f"{PEAK_MEMORY_FACTOR}× the file size ({PEAK_MEMORY_FACTOR * limit_mb} MB for a "
+        f"{limit_mb} MB file) on top of the loaded models. Bigger files: use the command line."
     )
 
 
@@ -239,54 +243,64 @@ def check_file_bytes(name: str, data: bytes, max_bytes: int) -> None:
         )
 
 
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode text from a BOM or by trying UTF-8 then cp1252 then latin-1 (which never fails).
+def detect_encoding(data: bytes) -> str:
+    """Encoding from a BOM, else the first of UTF-8, cp1252, latin-1 that decodes the file.
 
     Why here: a CSV saved by Excel on Windows is cp1252, from old tools latin-1, and the
-    user should get their accents back, not a UnicodeDecodeError.
+    user should get their accents back, not a UnicodeDecodeError. latin-1 never fails, so
+    every file gets an encoding; the page says which one was used.
     """
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+        return "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace"), "utf-16"
-    for encoding in ("utf-8", "cp1252", "latin-1"):
+        return "utf-16"
+    for encoding in ("utf-8", "cp1252"):
         try:
-            return data.decode(encoding), encoding
+            data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    return data.decode("latin-1", errors="replace"), "latin-1"  # pragma: no cover
+        return encoding
+    return "latin-1"
 
 
 @dataclass
 class UploadedTable:
-    """A parsed upload: enough to choose the column and run the batch."""
+    """A checked upload: enough to choose the column and run the batch.
+
+    Keeps the raw bytes (not a decoded copy) so a large file costs its size once more,
+    not two to four times as a Python string could.
+    """
 
     name: str
-    text: str  # decoded file contents; kept so each chunked pass re-reads it cheaply
+    data: bytes
     encoding: str
+    separator: str
     columns: list[str]
     guessed_column: str | None
     preview: pd.DataFrame
     n_rows_estimate: int
 
 
-def sniff_separator(text: str) -> str:
+def sniff_separator(sample: str) -> str:
     """Comma unless the header clearly uses ; tab or | (Excel in many locales writes ;)."""
-    sample = text[:20_000]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(sample[:20_000], delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
 
 
-def _read_csv(text: str, **kwargs: Any) -> pd.DataFrame | Iterator[pd.DataFrame]:
+def _read_csv(
+    data: bytes, encoding: str, separator: str, **kwargs: Any
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
     """pandas.read_csv with the options this app relies on: every cell as text, no NaN
     guessing, and malformed lines as an error (reported) rather than silently dropped."""
     return pd.read_csv(
-        io.StringIO(text),
+        io.BytesIO(data),
+        encoding=encoding,
+        encoding_errors="replace",
         dtype=str,
         keep_default_na=False,
-        sep=sniff_separator(text),
+        sep=separator,
         on_bad_lines="error",
         **kwargs,
     )
@@ -324,13 +338,10 @@ def guess_text_column(frame: pd.DataFrame) -> str | None:
 def inspect_upload(name: str, data: bytes, max_bytes: int) -> UploadedTable:
     """Check, decode and peek at an uploaded CSV; every failure is an InputProblem."""
     check_file_bytes(name, data, max_bytes)
-    text, encoding = decode_bytes(data)
-    if text.count("\ufffd") > max(10, len(text) // 100):
-        raise InputProblem(
-            f"“{name}” could not be read as text in any common encoding. Save it as CSV UTF-8."
-        )
+    encoding = detect_encoding(data)
+    separator = sniff_separator(data[:40_000].decode(encoding, errors="replace"))
     try:
-        head = _read_csv(text, nrows=200)
+        head = _read_csv(data, encoding, separator, nrows=200)
     except pd.errors.EmptyDataError as exc:
         raise InputProblem(f"“{name}” is empty: there is no header row and no data.") from exc
     except (pd.errors.ParserError, csv.Error) as exc:
@@ -353,12 +364,13 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> UploadedTable:
         )
     return UploadedTable(
         name=name,
-        text=text,
+        data=data,
         encoding=encoding,
+        separator=separator,
         columns=list(head.columns),
         guessed_column=guess,
         preview=head.head(PREVIEW_ROWS),
-        n_rows_estimate=max(1, text.count("\n")),
+        n_rows_estimate=max(1, data.count(b"\n")),
     )
 
 
@@ -409,7 +421,7 @@ def run_batch(
         )
     parts: list[pd.DataFrame] = []
     done = 0
-    reader = _read_csv(table.text, chunksize=chunk_rows)
+    reader = _read_csv(table.data, table.encoding, table.separator, chunksize=chunk_rows)
     assert not isinstance(reader, pd.DataFrame)
     for chunk in _reported_chunks(reader, table.name):
         chunk.columns = [str(c) for c in chunk.columns]
@@ -463,9 +475,17 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def results_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The download: formula-neutralised CSV in UTF-8 with a BOM so Excel keeps accents."""
-    return neutralise_formulas(frame).to_csv(index=False).encode("utf-8-sig")
+def results_csv_bytes(frame: pd.DataFrame, chunk_rows: int = 10 * CHUNK_ROWS) -> bytes:
+    """The download: formula-neutralised CSV in UTF-8 with a BOM so Excel keeps accents.
+
+    Written a slice at a time so the only full-size copy is the bytes themselves.
+    """
+    buffer = io.BytesIO()
+    buffer.write(b"\xef\xbb\xbf")
+    for start in range(0, max(len(frame), 1), chunk_rows):
+        part = neutralise_formulas(frame.iloc[start : start + chunk_rows])
+        buffer.write(part.to_csv(index=False, header=start == 0).encode("utf-8"))
+    return buffer.getvalue()
 
 
 def filter_results(frame: pd.DataFrame, label: str = "all", contains: str = "") -> pd.DataFrame:

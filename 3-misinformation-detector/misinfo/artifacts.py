@@ -239,10 +239,12 @@ def verify_files(
 
 def save_skops(model: Any, path: str | Path) -> Path:
     """Save a scikit-learn object with skops (no pickle)."""
+    import zipfile
+
     import skops.io as sio
 
     path = Path(path)
-    sio.dump(model, path)
+    sio.dump(model, path, compression=zipfile.ZIP_DEFLATED)
     return path
 
 

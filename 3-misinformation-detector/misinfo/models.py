@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,14 @@ def two_column(p_fake: np.ndarray) -> np.ndarray:
     """(n,) p_fake -> (n, 2) [p_real, p_fake]."""
     p_fake = np.asarray(p_fake, dtype=float)
     return np.column_stack([1.0 - p_fake, p_fake])
+
+
+def slim_vectorizer(vectorizer: Any) -> None:
+    """Make a fitted TfidfVectorizer small and fast to load with skops: drop ``stop_words_``
+    (terms cut by min_df/max_features, introspection only) and store the vocabulary's indices
+    as Python ints (numpy ints become one .npy file each: 23 MB and 12 s to load for LIAR)."""
+    vectorizer.stop_words_ = None
+    vectorizer.vocabulary_ = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
 
 
 class TfidfLogReg:
@@ -86,6 +94,7 @@ class TfidfLogReg:
     def fit(self, texts: Sequence[str], y: np.ndarray) -> TfidfLogReg:
         """Fit on raw texts."""
         self.pipeline.fit(list(texts), np.asarray(y))
+        slim_vectorizer(self.pipeline.named_steps["tfidf"])
         return self
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:

@@ -195,7 +195,9 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
     st.caption(f"Answered in {analysis.seconds:.2f} s.")
     if not analysis.members.empty:
         st.subheader("Each model")
-        st.bar_chart(analysis.members, x="member", y="p_fake", horizontal=True, height=160)
+        st.bar_chart(
+            analysis.members, x="member", y="p_fake", horizontal=True, height=160, x_label=""
+        )
         st.dataframe(analysis.members.round(3), hide_index=True)
     st.subheader("Why: words that pushed the decision")
     if analysis.contributions:
@@ -209,6 +211,8 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
             y=["toward fake", "toward real"],
             color=[FAKE_COLOUR, REAL_COLOUR],
             horizontal=True,
+            x_label="",
+            y_label="contribution toward fake (log-odds)",
         )
         st.caption("Contributions of the TF-IDF + logistic-regression model (log-odds).")
     if analysis.token_attributions:
@@ -220,7 +224,14 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
     )
     if not table.empty:
         table.insert(1, "meaning", table["feature"].map(FEATURE_DESCRIPTIONS).fillna(""))
-        st.bar_chart(table, x="feature", y="percentile in training", horizontal=True)
+        st.bar_chart(
+            table,
+            x="feature",
+            y="percentile in training",
+            horizontal=True,
+            x_label="",
+            y_label="percentile among the training texts",
+        )
         st.dataframe(table.round(3), hide_index=True)
         st.caption("Percentile 50 = a typical training text; near 0 or 100 = unusual.")
 

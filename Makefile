@@ -38,6 +38,9 @@ setup: $(PY)  ## create .venv and install the projects, the shared package and t
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL)) \
 		$(foreach p,$(PROJECTS),-r $(p)/requirements.txt) -r tests/requirements.txt -e shared
 	$(PY) -m pip check
+	# Test peer for metric parity: its declared dependencies pin an older stack, but its
+	# evaluation module imports cleanly with ours.
+	$(PY) -m pip install --quiet --no-deps -c $(CONSTRAINTS) recommenders
 	@echo "Set up. Next: make test (or make run, make lab, make app)."
 
 lock:  ## re-pin .ci/constraints.txt to the versions installed in .venv (after changing requirements)

@@ -24,7 +24,10 @@ DATELINE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "dateline_agency",
         re.compile(
-            r"^\s*(?:[A-Z][A-Za-z.'\-]*(?:[ ,/]+[A-Z][A-Za-z.'\-]*)*\s*)?"
+            # a title-case place at the very start, or an ALL-CAPS place anywhere (ISOT puts
+            # the title before the body, so "Title. WASHINGTON (Reuters) - ..." is common)
+            r"(?:^\s*[A-Z][A-Za-z.'\-]*(?:[ ,/]+[A-Z][A-Za-z.'\-]*)*\s*"
+            r"|\b[A-Z][A-Z.'\-]+(?:[ ,/]+[A-Z][A-Z.'\-]+)*\s*)?"
             r"\((?:Reuters|AP|AFP|CNN|Bloomberg|UPI)\)\s*[-\u2013\u2014:]*\s*"
         ),
     ),

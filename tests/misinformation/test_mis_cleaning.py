@@ -18,6 +18,10 @@ def test_strip_datelines_removes_agency_tags_and_credits() -> None:
     assert strip_datelines(text, counts) == "The Senate passed the bill on Tuesday."
     assert counts == {"dateline_agency": 1}
     assert strip_datelines("NEW YORK/LONDON (Reuters) - Stocks fell.") == "Stocks fell."
+    assert (
+        strip_datelines("Senate votes. WASHINGTON (Reuters) - The Senate voted.")
+        == "Senate votes. The Senate voted."
+    )
     assert "Reuters" not in strip_datelines("Officials said (Reuters) - more later.")
     cleaned = strip_datelines("Trump said so. Featured image via Getty Images")
     assert cleaned == "Trump said so."

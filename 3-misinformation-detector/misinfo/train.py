@@ -389,10 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--max-length", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--torch-threads", type=int, default=None, help="1 is faster on a busy CPU")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
-    for key in ("epochs", "max_train", "max_length", "seed"):
+    for key in ("epochs", "max_train", "max_length", "seed", "torch_threads"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.transformer_model:

@@ -110,6 +110,7 @@ def test_aa_peeking_inflates_and_msprt_does_not():
     assert abs(one_look - 0.05) < 3.5 * se  # a single look is a valid test
     assert ten_looks > 0.05 + 5 * se  # peeking is not
     assert np.all(sim.msprt_rejection <= 0.05 + 3 * se)  # always valid
+    assert np.all(np.abs(sim.group_sequential_rejection - 0.05) < 3.5 * se)  # near nominal
     power = sequential.simulate_sequential(
         n_sims=300, n_per_arm=2000, max_looks=10, effect=0.15, seed=4
     )

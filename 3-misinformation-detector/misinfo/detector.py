@@ -159,11 +159,18 @@ def _load_member(directory: Path, manifest: Manifest, name: str, quantize_int8: 
 
 
 def load_detector(
-    artifacts_dir: str | Path, members: Sequence[str] | None = None, quantize_int8: bool = False
+    artifacts_dir: str | Path,
+    members: Sequence[str] | None = None,
+    quantize_int8: bool = False,
+    max_length: int | None = None,
+    warm_up: bool = True,
 ) -> Detector:
     """Load the members (all, or the named subset) after checking every file's sha256
     against the manifest. A subset needs an ensemble fitted for it at training time (the
-    manifest lists them); ``quantize_int8`` applies dynamic int8 to transformer members."""
+    manifest lists them); ``quantize_int8`` applies dynamic int8 to transformer members;
+    ``max_length`` overrides the token limit saved at training time (e.g. 256 for long texts);
+    ``warm_up`` answers one dummy text so lazy initialisation (sentiment lexicon, hyphenation
+    dictionary, first torch call) happens here and not on the user's first text."""
     directory = Path(artifacts_dir)
     manifest = load_manifest(directory)
     names = list(manifest.members) if members is None else list(members)
@@ -187,4 +194,18 @@ def load_detector(
                 f"{sorted(manifest.ensemble)}"
             )
         ensemble = Ensemble.from_dict(manifest.ensemble[key])
-    return Detector(directory, manifest, loaded, ensemble)
+    detector = Detector(directory, manifest, loaded, ensemble)
+    if max_length is not None:
+        detector.max_length = int(max_length)
+        for member in loaded.values():
+            if hasattr(member, "max_length"):
+                member.max_length = int(max_length)
+    if warm_up:
+        from misinfo.features import text_features
+
+        sample = "Warm-up text: officials said on Monday that 3 new rules apply!"
+        detector.predict([sample])
+        detector.explain(sample)
+        detector.token_attributions(sample)
+        text_features([sample])
+    return detector

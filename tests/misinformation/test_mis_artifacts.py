@@ -108,3 +108,9 @@ def test_skops_refuses_untrusted_types(tmp_path: Path) -> None:
     )
     with pytest.raises(ArtifactError, match="trusted"):
         load_skops(path)
+
+
+def test_max_length_override_and_no_warm_up(artifacts: Path) -> None:
+    det = load_detector(artifacts, max_length=100, warm_up=False)
+    assert det.max_length == 100 and det.max_chars == 400
+    assert load_manifest(artifacts).max_length == 256  # the saved value is untouched

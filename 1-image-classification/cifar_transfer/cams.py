@@ -149,6 +149,10 @@ class CamExplainer:
         """Float32 logits of the explained model."""
         return self._logits(tf.cast(images, tf.float32)).numpy()
 
+    def proba(self, images: np.ndarray) -> np.ndarray:
+        """Softmax probabilities of the explained model (for deletion / insertion curves)."""
+        return tf.nn.softmax(self._logits(tf.cast(images, tf.float32))).numpy()
+
     def explain(
         self,
         images: np.ndarray,

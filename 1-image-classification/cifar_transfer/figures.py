@@ -18,7 +18,7 @@ def plot_perturbation_curves(
         for method, by_mode in curves.items():
             mean = by_mode[mode].mean(axis=0)
             x = np.linspace(0, 1, len(mean))
-            style = "--" if method == "random" else "-"
+            style = "--" if method.startswith("random") else "-"
             ax.plot(x, mean, style, label=method)
         ax.set_xlabel(f"fraction of pixels {'deleted' if mode == 'deletion' else 'inserted'}")
         ax.set_title(mode)

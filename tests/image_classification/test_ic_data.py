@@ -107,3 +107,14 @@ def test_ic_pipeline_shapes_and_augmentation() -> None:
     augmented = data.augment_batch(images[:8]).numpy()
     assert augmented.shape == (8, 32, 32, 3)
     assert not np.allclose(augmented, images[:8])  # flips / crops changed something
+
+
+def test_ic_jpeg_augment_changes_the_chosen_share_only() -> None:
+    images, _ = data.make_synthetic_cifar(20, seed=0)
+    out = data.jpeg_augment(images, fraction=0.5, seed=1)
+    changed = np.abs(out.astype(int) - images).reshape(len(images), -1).max(axis=1) > 0
+    assert 0.35 < changed.mean() < 0.65
+    assert out.dtype == np.uint8 and out.shape == images.shape
+    np.testing.assert_array_equal(out[~changed], images[~changed])
+    assert np.abs(out.astype(int) - images)[changed].mean() < 30  # degraded, not destroyed
+    np.testing.assert_array_equal(data.jpeg_augment(images, 0.0), images)

@@ -59,14 +59,31 @@ def test_ic_cached_training_learns_synthetic_classes() -> None:
     classifier = model.build_classifier(32, 10, weights=None, alpha=0.35)
     x, y = data.make_synthetic_cifar(30, seed=0)
     model.recalibrate_batchnorm(classifier, x[:128])
-    split = training.split_classifier(classifier, "block_15_add")
+    split = training.split_classifier(classifier, "block_12_add")
     feats = training.extract_features(split.bottom, x)
-    recipe = dataclasses.replace(recipes.recipe_for("smoke"), head_epochs=20, fine_tune_epochs=1)
+    recipe = dataclasses.replace(
+        recipes.recipe_for("smoke"),
+        head_epochs=20,
+        fine_tune_epochs=1,
+        fine_tune_from="block_13_expand",
+    )
     history = training.train_on_cached_features(
         classifier, split, feats, None, y, feats[:50], y[:50], recipe, verbose=0
     )
     assert history.phase == ["head"] * 20 + ["fine-tune"]
     assert history.metrics["accuracy"][19] > 0.3  # chance is 0.1
+    with pytest.raises(ValueError, match="above the cached cut"):
+        training.train_on_cached_features(
+            classifier,
+            split,
+            feats,
+            None,
+            y,
+            feats,
+            y,
+            dataclasses.replace(recipe, fine_tune_from="block_12_expand"),
+            verbose=0,
+        )
     assert not model.backbone_of(classifier).trainable_weights  # frozen again afterwards
 
 

@@ -92,3 +92,27 @@ def test_ic_recipes() -> None:
     assert recipes.recipe_for("cpu", fine_tune_epochs=7).fine_tune_epochs == 7
     with pytest.raises(ValueError):
         recipes.recipe_for("tpu")
+
+
+def test_ic_end_to_end_training_runs_both_phases() -> None:
+    """The gpu recipe's path (images through the whole network) on a tiny model and data."""
+    from cifar_transfer import data
+
+    classifier = model.build_classifier(32, 10, weights=None, alpha=0.35)
+    x, y = data.make_synthetic_cifar(4, seed=0)
+    model.recalibrate_batchnorm(classifier, x)
+    train = data.make_dataset(x, y, batch_size=8, training=True)
+    val = data.make_dataset(x, y, batch_size=20)
+    recipe = dataclasses.replace(
+        recipes.recipe_for("full"), batch_size=8, head_epochs=1, fine_tune_epochs=1
+    )
+    backbone = model.backbone_of(classifier)
+    before = {n: backbone.get_layer(n).get_weights()[0].copy() for n in ("Conv1", "block_1_expand")}
+    history = training.train_end_to_end(classifier, train, val, len(y) // 8, recipe, verbose=0)
+    assert history.phase == ["head", "fine-tune"]
+    assert set(history.seconds) == {"head", "fine_tune"}
+    # fine-tuning starts at block_1_expand: it moved, the stem below it did not
+    assert not np.allclose(
+        before["block_1_expand"], backbone.get_layer("block_1_expand").get_weights()[0]
+    )
+    np.testing.assert_array_equal(before["Conv1"], backbone.get_layer("Conv1").get_weights()[0])

@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         default=float(upload.DEFAULT_MAX_UPLOAD_MB),
         help="generated CSV size",
     )
+    parser.add_argument("--tag", default="", help="suffix for the JSON name (bench_app_<tag>.json)")
     args = parser.parse_args(argv)
 
     models, origin = resolve_models(args.models)
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "meets_goal": page["first_s"] < GOAL_SECONDS and analysis["first_s"] < GOAL_SECONDS,
     }
     path = write_metrics_json(
-        output_dir(PROJECT) / "benchmarks" / "bench_app.json",
+        output_dir(PROJECT) / "benchmarks" / f"bench_app{'_' + args.tag if args.tag else ''}.json",
         metrics,
         models=str(models),
         models_origin=origin,

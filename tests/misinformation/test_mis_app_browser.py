@@ -54,6 +54,12 @@ def _require_browser() -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def browser_available() -> None:
+    """Checked before anything is trained or started, so a skip costs nothing."""
+    _require_browser()
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -74,7 +80,6 @@ def mis_browser_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(mis_browser_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``streamlit run app.py`` on 127.0.0.1:<free port>; always stopped within ~15 s."""
-    _require_browser()
     port = _free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = {**os.environ, "MISINFO_MODELS_DIR": str(mis_browser_models)}

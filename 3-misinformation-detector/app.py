@@ -68,7 +68,7 @@ def warm_up(detector: Any) -> None:
         import altair  # noqa: F401 - st.bar_chart imports it on first use (seconds)
 
         sample = upload.prepare_text("The council met on Tuesday to discuss the budget.", 1_000)
-        upload.analyse_text(detector, sample)
+        upload.add_token_attributions(detector, upload.analyse_text(detector, sample))
     except Exception:  # a failed warm-up only costs speed, never the page
         pass
 
@@ -192,7 +192,7 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
         text=f"P(fake) = {analysis.p_fake:.2f} on a 0 (real) … 1 (fake) scale; "
         f"labelled fake at ≥ {threshold:.2f}",
     )
-    st.caption(f"Answered in {analysis.seconds:.2f} s.")
+    st.caption(f"First result in {analysis.seconds:.2f} s (prediction, words, features).")
     if not analysis.members.empty:
         st.subheader("Each model")
         st.bar_chart(
@@ -215,9 +215,6 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
             y_label="contribution toward fake (log-odds)",
         )
         st.caption("Contributions of the TF-IDF + logistic-regression model (log-odds).")
-    if analysis.token_attributions:
-        st.markdown("**Transformer token attributions**")
-        st.html(highlight.token_strip_html(analysis.token_attributions))
     st.subheader("Text features vs the training texts")
     table = highlight.feature_comparison(
         analysis.features, getattr(detector.manifest, "feature_distribution", {}) or {}
@@ -234,6 +231,22 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
         )
         st.dataframe(table.round(3), hide_index=True)
         st.caption("Percentile 50 = a typical training text; near 0 or 100 = unusual.")
+    if upload.has_transformer(detector):
+        show_token_attributions(analysis, detector)
+
+
+def show_token_attributions(analysis: upload.TextAnalysis, detector: Any) -> None:
+    """Last on the page: a backward pass through the transformer, computed once per text
+    after everything above is already on screen."""
+    st.subheader("Transformer token attributions")
+    if not analysis.tokens_done:
+        with st.spinner("Computing token attributions (gradient × input)…"):
+            upload.add_token_attributions(detector, analysis)
+    if analysis.token_attributions:
+        st.html(highlight.legend_html() + highlight.token_strip_html(analysis.token_attributions))
+        st.caption("Gradient × input on the transformer's word pieces (first max_length tokens).")
+    else:
+        st.info(analysis.token_note or "The transformer gives no attributions for this text.")
 
 
 def render_batch(detector: Any) -> None:

@@ -534,15 +534,41 @@ class TextAnalysis:
     p_fake: float
     members: pd.DataFrame  # member, p_fake
     contributions: list[tuple[str, float]]
-    token_attributions: list[tuple[str, float]] | None
     features: dict[str, float]
     warnings: list[str]
-    seconds: float
+    seconds: float  # time to this first result (prediction, word explanation, features)
+    token_attributions: list[tuple[str, float]] | None = None
+    token_note: str | None = None  # why attributions are missing, when they are
+    tokens_done: bool = False
+
+
+def has_transformer(detector: Any) -> bool:
+    """Whether a transformer member is loaded (only then are token attributions possible)."""
+    kinds = getattr(detector.manifest, "member_kinds", {}) or {}
+    return any(kinds.get(name) == "transformer" for name in detector.member_names)
+
+
+def add_token_attributions(detector: Any, analysis: TextAnalysis) -> TextAnalysis:
+    """Fill in the transformer's token attributions (a backward pass: the slow part, so the
+    page shows the first result before calling this); failures become a note, once."""
+    if analysis.tokens_done:
+        return analysis
+    try:
+        raw = detector.token_attributions(analysis.text)
+        if raw is not None:
+            analysis.token_attributions = [(str(t), float(s)) for t, s in raw]
+    except Exception as exc:
+        analysis.token_note = (
+            f"Transformer token attributions are unavailable ({type(exc).__name__})."
+        )
+    analysis.tokens_done = True
+    return analysis
 
 
 def analyse_text(detector: Any, prepared: PreparedText, top_k: int = 15) -> TextAnalysis:
-    """Predict, explain and measure one prepared text; explanation failures become warnings
-    (the label is still shown) because a missing "why" should not hide the answer."""
+    """The first result for one text: prediction, word explanation and features. Explanation
+    failures become warnings (a missing "why" should not hide the answer); the transformer's
+    token attributions come later, from ``add_token_attributions``."""
     import time
 
     start = time.perf_counter()
@@ -555,7 +581,6 @@ def analyse_text(detector: Any, prepared: PreparedText, top_k: int = 15) -> Text
         ],
         columns=["member", "p_fake"],
     )
-    seconds = time.perf_counter() - start
     warnings = list(prepared.warnings)
     contributions: list[tuple[str, float]] = []
     try:
@@ -564,13 +589,6 @@ def analyse_text(detector: Any, prepared: PreparedText, top_k: int = 15) -> Text
         ]
     except Exception as exc:  # explanation is optional, the answer is not
         warnings.append(f"The word-level explanation is unavailable ({type(exc).__name__}).")
-    tokens = None
-    try:
-        raw_tokens = detector.token_attributions(prepared.text)
-        if raw_tokens is not None:
-            tokens = [(str(t), float(s)) for t, s in raw_tokens]
-    except Exception as exc:
-        warnings.append(f"Transformer token attributions are unavailable ({type(exc).__name__}).")
     features: dict[str, float] = {}
     try:
         from misinfo.features import text_features
@@ -585,10 +603,9 @@ def analyse_text(detector: Any, prepared: PreparedText, top_k: int = 15) -> Text
         p_fake=float(row["p_fake"]),
         members=members,
         contributions=contributions,
-        token_attributions=tokens,
         features=features,
         warnings=warnings,
-        seconds=seconds,
+        seconds=time.perf_counter() - start,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -298,3 +299,43 @@ def test_contribution_table_and_training_lines_for_the_page() -> None:
     assert lines[0] == "LIAR" and "train 10" in lines[1] and "40%" in lines[2]
     short = highlight.key_metrics(highlight.metrics_frame({"m": {"accuracy": 0.812, "ece": 0.05}}))
     assert short is not None and list(short.columns) == ["acc", "ECE"]
+
+
+class _Manifest:
+    member_kinds: ClassVar[dict[str, str]] = {"tfidf": "tfidf", "bert": "transformer"}
+
+
+class TokenDetector(StubDetector):
+    """A stand-in with a transformer member whose attributions can succeed or fail."""
+
+    member_names: ClassVar[list[str]] = ["tfidf", "bert"]
+    manifest = _Manifest()
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.calls = 0
+
+    def explain(self, text: str, top_k: int = 15) -> list[tuple[str, float]]:
+        return [("moon", 0.5)]
+
+    def token_attributions(self, text: str) -> list[tuple[str, float]] | None:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("no gradients")
+        return [("<b>", 0.2), ("moon", 0.7)]
+
+
+def test_first_result_comes_without_token_attributions_which_are_added_once() -> None:
+    detector = TokenDetector()
+    assert upload.has_transformer(detector)
+    analysis = upload.analyse_text(detector, upload.prepare_text("the moon is cheese", 100))
+    assert analysis.label in {"real", "fake"} and analysis.contributions == [("moon", 0.5)]
+    assert not analysis.tokens_done and detector.calls == 0
+    upload.add_token_attributions(detector, analysis)
+    upload.add_token_attributions(detector, analysis)
+    assert detector.calls == 1 and analysis.token_attributions == [("<b>", 0.2), ("moon", 0.7)]
+    failing = TokenDetector(fail=True)
+    broken = upload.add_token_attributions(
+        failing, upload.analyse_text(failing, upload.prepare_text("the moon is cheese", 100))
+    )
+    assert broken.token_attributions is None and "RuntimeError" in (broken.token_note or "")

@@ -101,6 +101,10 @@ def render_sidebar(detector: Any, directory: Path) -> None:
         temps = getattr(manifest, "temperatures", {}) or {}
         for member in detector.member_names:
             detail = names.get(member, "")
+            if "/" in detail and len(detail) > 40:  # a local folder: its name is enough
+                detail = (
+                    Path(detail).name if Path(detail).name != "model" else Path(detail).parent.name
+                )
             temp = temps.get(member)
             extra = f" · T = {temp:.2f}" if isinstance(temp, int | float) else ""
             st.markdown(f"- **{member}** {detail}{extra}")
@@ -153,12 +157,21 @@ def render_single(detector: Any) -> None:
         height=180,
         placeholder="Paste a statement, a post or an article…",
     )
+    limit = upload.text_limit(detector)
+    transformer = (
+        f" The transformer reads about the first {detector.max_chars:,}."
+        if upload.has_transformer(detector)
+        else ""
+    )
     st.caption(
-        f"The models read the first {detector.max_chars:,} characters; longer texts are "
-        "truncated with a notice. English only."
+        f"Up to {limit:,} characters are analysed; longer texts are truncated with a notice."
+        f"{transformer} English only."
     )
     if st.button("Analyse", type="primary", key="analyse"):
-        prepared = upload.prepare_text(st.session_state.get("text", ""), detector.max_chars)
+        prepared = upload.prepare_text(st.session_state.get("text", ""), limit)
+        note = upload.transformer_note(detector, len(prepared.text))
+        if note and not prepared.error:
+            prepared.warnings.append(note)
         if prepared.error:
             st.session_state["single"] = {"error": prepared.error}
         else:
@@ -303,7 +316,7 @@ def handle_upload(uploaded: Any, detector: Any, limit_mb: int) -> None:
                 column,
                 detector,
                 progress=lambda fraction, message: bar.progress(fraction, text=message),
-                max_chars=detector.max_chars,
+                max_chars=upload.text_limit(detector),
             )
         except upload.InputProblem as exc:
             st.error(str(exc))

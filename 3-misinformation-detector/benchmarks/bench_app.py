@@ -66,14 +66,16 @@ def time_analysis(detector: Any, repeats: int) -> dict[str, float]:
 
     def once(text: str) -> float:
         start = time.perf_counter()
-        prepared = upload.prepare_text(text, detector.max_chars)
+        prepared = upload.prepare_text(text, upload.text_limit(detector))
         analysis = upload.analyse_text(detector, prepared)
         highlight.highlight_html(analysis.text, analysis.contributions)
         highlight.feature_comparison(analysis.features, detector.manifest.feature_distribution)
         return time.perf_counter() - start
 
     def tokens(text: str) -> float:
-        analysis = upload.analyse_text(detector, upload.prepare_text(text, detector.max_chars))
+        analysis = upload.analyse_text(
+            detector, upload.prepare_text(text, upload.text_limit(detector))
+        )
         start = time.perf_counter()
         upload.add_token_attributions(detector, analysis)
         return time.perf_counter() - start
@@ -141,7 +143,7 @@ def time_batch(detector: Any, megabytes: float) -> dict[str, float]:
     watcher.start()
     start = time.perf_counter()
     table = upload.inspect_upload("bench.csv", data, len(data) + 1)
-    result = upload.run_batch(table, "statement", detector, max_chars=detector.max_chars)
+    result = upload.run_batch(table, "statement", detector, max_chars=upload.text_limit(detector))
     csv_bytes = upload.results_csv_bytes(result.frame)
     seconds = time.perf_counter() - start
     done.set()

@@ -544,8 +544,31 @@ class TextAnalysis:
 
 def has_transformer(detector: Any) -> bool:
     """Whether a transformer member is loaded (only then are token attributions possible)."""
-    kinds = getattr(detector.manifest, "member_kinds", {}) or {}
-    return any(kinds.get(name) == "transformer" for name in detector.member_names)
+    kinds = getattr(getattr(detector, "manifest", None), "member_kinds", {}) or {}
+    return any(kinds.get(name) == "transformer" for name in getattr(detector, "member_names", []))
+
+
+APP_MAX_CHARS = 10_000
+
+
+def text_limit(detector: Any) -> int:
+    """Characters the app analyses per text: 10,000, or more if the models read more.
+
+    The TF-IDF and feature models read everything; only the transformer stops at
+    ``detector.max_chars`` (its token limit), which ``transformer_note`` tells the user.
+    """
+    return max(APP_MAX_CHARS, int(getattr(detector, "max_chars", 0) or 0))
+
+
+def transformer_note(detector: Any, n_chars: int) -> str | None:
+    """A notice when a loaded transformer sees only the start of an analysed text."""
+    limit = int(getattr(detector, "max_chars", 0) or 0)
+    if not has_transformer(detector) or not limit or n_chars <= limit:
+        return None
+    return (
+        f"The transformer member reads only about the first {limit:,} characters (its token "
+        f"limit); the TF-IDF and feature models read all {n_chars:,} analysed characters."
+    )
 
 
 def add_token_attributions(detector: Any, analysis: TextAnalysis) -> TextAnalysis:

@@ -6,7 +6,8 @@ saving screenshots along the way. Skips when Debian's ``chromium``/``chromedrive
 installed, except in CI (``CI=true``), where a missing browser is a failure.
 
 README screenshots: ``MISINFO_SCREENSHOT_DIR=3-misinformation-detector/outputs/screenshots
-.venv/bin/pytest -m browser tests/misinformation/test_mis_app_browser.py`` (PNG, < 300 KB).
+MISINFO_SCREENSHOT_MODELS=3-misinformation-detector/models .venv/bin/pytest -m browser
+tests/misinformation/test_mis_app_browser.py`` (PNG, < 300 KB; the models variable is optional).
 """
 
 from __future__ import annotations
@@ -68,7 +69,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def mis_browser_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Quick synthetic models (the same tmp folder test_mis_app.py uses, if it ran first)."""
+    """Quick synthetic models (the same tmp folder test_mis_app.py uses, if it ran first),
+    or an existing folder named by MISINFO_SCREENSHOT_MODELS (README screenshots of real models)."""
+    existing = os.environ.get("MISINFO_SCREENSHOT_MODELS", "").strip()
+    if existing:
+        return Path(existing).resolve()
     folder = tmp_path_factory.getbasetemp() / "mis_app_models"
     if not (folder / "manifest.json").is_file():
         from misinfo.train import train_to

@@ -339,3 +339,12 @@ def test_first_result_comes_without_token_attributions_which_are_added_once() ->
         failing, upload.analyse_text(failing, upload.prepare_text("the moon is cheese", 100))
     )
     assert broken.token_attributions is None and "RuntimeError" in (broken.token_note or "")
+
+
+def test_text_limit_and_transformer_note() -> None:
+    detector = TokenDetector()
+    assert upload.text_limit(detector) == upload.APP_MAX_CHARS  # max_chars 200 is smaller
+    assert upload.transformer_note(detector, 150) is None
+    note = upload.transformer_note(detector, 5_000)
+    assert note is not None and "first 200 characters" in note and "5,000" in note
+    assert upload.transformer_note(StubDetector(), 5_000) is None  # no transformer loaded

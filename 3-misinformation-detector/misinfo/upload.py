@@ -227,7 +227,7 @@ def check_file_bytes(name: str, data: bytes, max_bytes: int) -> None:
         raise InputProblem(
             f"“{name}” is {_format_mb(len(data))}; the limit here is {_format_mb(max_bytes)}. "
             "Split the file into smaller CSVs, or score it from the command line, which "
-            "streams files of any size: `python -m misinfo.batch --help`."
+            "takes larger files (`--max-mb`): `python -m misinfo.batch --help`."
         )
     if not data.strip():
         raise InputProblem(f"“{name}” is empty: there are no rows to analyse.")

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--models", default=os.environ.get("MISINFO_MODELS", str(PROJECT / "models"))
+        "--models", default=os.environ.get("MISINFO_MODELS_DIR", str(PROJECT / "models"))
     )
     parser.add_argument("--n", type=int, default=64, help="texts per throughput measurement")
     parser.add_argument(

@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "--text-column", default=None, help="column with the text (guessed when omitted)"
     )
     parser.add_argument(
-        "--models", default=os.environ.get("MISINFO_MODELS", "models"), help="artifacts folder"
+        "--models", default=os.environ.get("MISINFO_MODELS_DIR", "models"), help="artifacts folder"
     )
     parser.add_argument("--members", default=None, help="comma-separated subset of members")
     parser.add_argument("--chunksize", type=int, default=DEFAULT_CHUNKSIZE)

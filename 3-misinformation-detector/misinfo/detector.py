@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from misinfo.artifacts import ArtifactError, Manifest, load_manifest, verify_files
-from misinfo.calibration import apply_temperature
 from misinfo.ensemble import Ensemble
 from misinfo.labels import FAKE, LABEL_NAMES
+from mlshared.calibration import apply_temperature
 
 CHARS_PER_TOKEN = 4  # rough English average; used to turn the token limit into a character hint
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from misinfo.calibration import apply_temperature, binary_nll, fit_temperature
 from misinfo.models import logit, sigmoid
+from mlshared.calibration import apply_temperature, fit_temperature, nll_at_temperature
 
 
 def fit_voting_weights(z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -25,7 +25,7 @@ def fit_voting_weights(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     def loss(theta: np.ndarray) -> float:
         w = np.exp(theta - theta.max())
         w /= w.sum()
-        return binary_nll(y, logit(p @ w))
+        return nll_at_temperature(logit(p @ w), y)
 
     res = minimize(
         loss,
@@ -108,7 +108,7 @@ def fit_ensemble(
     z = np.asarray(z_valid, dtype=float).reshape(len(y_valid), -1)
     y = np.asarray(y_valid).astype(int)
     oof = {m: _oof(z, y, m, folds, seed) for m in ("voting", "stacking")}
-    nll = {m: binary_nll(y, v) for m, v in oof.items()}
+    nll = {m: nll_at_temperature(v, y) for m, v in oof.items()}
     chosen = min(nll, key=nll.get) if method == "auto" else method
     if chosen not in ("voting", "stacking"):
         raise ValueError(f"method must be voting, stacking or auto, got {method!r}")

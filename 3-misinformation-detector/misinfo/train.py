@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from misinfo.artifacts import Manifest, library_versions, save_manifest, sha256_texts
-from misinfo.calibration import apply_temperature, fit_temperature
 from misinfo.cleaning import CleaningReport, clean_splits
 from misinfo.data import Splits, load_data
 from misinfo.detector import ensemble_key
@@ -36,6 +35,7 @@ from misinfo.ensemble import Ensemble, fit_ensemble
 from misinfo.features import feature_quantiles, text_features
 from misinfo.labels import LABEL_MEANING, LABEL_NAMES
 from misinfo.models import FeatureModel, TfidfLogReg, sigmoid
+from mlshared.calibration import apply_temperature, fit_temperature
 
 TINY = "tiny-random-bert"
 

@@ -264,11 +264,15 @@ class TransformerClassifier:
                     break
             epoch += 1
             if valid is not None:
-                from misinfo.calibration import binary_nll
+                from mlshared.calibration import nll_at_temperature
 
                 z = self.decision_function(valid[0])
                 self.history.append(
-                    {"step": step, "epoch": float(epoch), "valid_loss": binary_nll(valid[1], z)}
+                    {
+                        "step": step,
+                        "epoch": float(epoch),
+                        "valid_loss": nll_at_temperature(z, valid[1]),
+                    }
                 )
                 self.model.train()
         bar.close()

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
-from misinfo.calibration import apply_temperature, binary_nll, fit_temperature
 from misinfo.data import synthetic_splits
 from misinfo.ensemble import Ensemble, fit_ensemble, fit_stacker, fit_voting_weights
 from misinfo.models import FeatureModel, TfidfLogReg, logit, sigmoid
@@ -47,19 +46,6 @@ def test_feature_model_learns(splits, tmp_path: Path) -> None:
     assert model.coefficients().index[0] in model.coefficients().index
     loaded = FeatureModel.load(model.save(tmp_path / "f.skops"))
     assert np.allclose(loaded.decision_function(te["text"]), z)
-
-
-def test_temperature_recovers_known_scale() -> None:
-    rng = np.random.default_rng(0)
-    true_z = rng.normal(0, 2, 20_000)
-    y = (rng.random(true_z.size) < sigmoid(true_z)).astype(int)
-    overconfident = 3.0 * true_z
-    t = fit_temperature(overconfident, y)
-    assert t == pytest.approx(3.0, rel=0.1)
-    assert binary_nll(y, overconfident / t) < binary_nll(y, overconfident)
-    # matches sklearn's log loss
-    p = apply_temperature(overconfident, t)
-    assert binary_nll(y, overconfident / t) == pytest.approx(log_loss(y, p), rel=1e-6)
 
 
 def test_voting_weights_prefer_the_informative_member() -> None:

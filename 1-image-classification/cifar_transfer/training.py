@@ -81,6 +81,17 @@ class TrainingHistory:
         return dict(self.metrics)
 
 
+def _phase_options(recipe: Any, steps_per_epoch: int, verbose: int) -> dict[str, Any]:
+    """Optimiser settings both training paths pass to every phase."""
+    return {
+        "steps_per_epoch": steps_per_epoch,
+        "warmup_fraction": recipe.warmup_fraction,
+        "label_smoothing": recipe.label_smoothing,
+        "weight_decay": recipe.weight_decay,
+        "verbose": verbose,
+    }
+
+
 def _fit_phase(
     model: keras.Model,
     train: Any,
@@ -111,13 +122,7 @@ def train_end_to_end(
     import time
 
     history = TrainingHistory()
-    common = {
-        "steps_per_epoch": steps_per_epoch,
-        "warmup_fraction": recipe.warmup_fraction,
-        "label_smoothing": recipe.label_smoothing,
-        "weight_decay": recipe.weight_decay,
-        "verbose": verbose,
-    }
+    common = _phase_options(recipe, steps_per_epoch, verbose)
     start = time.perf_counter()
     set_trainable_from(model, None)
     if recipe.head_epochs:
@@ -274,13 +279,7 @@ def train_on_cached_features(
     val = cached_dataset(val_features, None, y_val, 256, False)
     steps = math.ceil(len(y_train) / recipe.batch_size)
     history = TrainingHistory()
-    common = {
-        "steps_per_epoch": steps,
-        "warmup_fraction": recipe.warmup_fraction,
-        "label_smoothing": recipe.label_smoothing,
-        "weight_decay": recipe.weight_decay,
-        "verbose": verbose,
-    }
+    common = _phase_options(recipe, steps, verbose)
     start = time.perf_counter()
     set_trainable_from(model, None)
     if recipe.head_epochs:

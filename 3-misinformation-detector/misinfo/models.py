@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,24 @@ def slim_vectorizer(vectorizer: Any) -> None:
     vectorizer.vocabulary_ = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
 
 
-class TfidfLogReg:
+class _SkopsPipeline:
+    """Persistence shared by the scikit-learn members: one pipeline in a skops file."""
+
+    pipeline: Any
+
+    def save(self, path: str | Path) -> Path:
+        """Write the pipeline as a skops file (no pickle)."""
+        return save_skops(self.pipeline, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Load from a skops file with the trusted-types check."""
+        obj = cls.__new__(cls)
+        obj.pipeline = load_skops(path)
+        return obj
+
+
+class TfidfLogReg(_SkopsPipeline):
     """TF-IDF (word 1-2 grams, sublinear tf) + logistic regression: the baseline, and the
     model whose weights explain a prediction word by word."""
 
@@ -131,17 +148,6 @@ class TfidfLogReg:
         ]
         return pd.DataFrame(rows, columns=["term", "weight", "pushes_toward"])
 
-    def save(self, path: str | Path) -> Path:
-        """skops file."""
-        return save_skops(self.pipeline, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> TfidfLogReg:
-        """Load from a skops file with the trusted-types check."""
-        obj = cls.__new__(cls)
-        obj.pipeline = load_skops(path)
-        return obj
-
 
 _LOG_COLUMNS = ["n_chars", "n_words", "url_count", "exclamations", "questions", "quotes"]
 
@@ -154,7 +160,7 @@ def _prepare(features: pd.DataFrame) -> np.ndarray:
     return f.to_numpy(dtype=float)
 
 
-class FeatureModel:
+class FeatureModel(_SkopsPipeline):
     """Logistic regression on standardised style features (features.py): interpretable by
     construction, and a different view of the text than word identities."""
 
@@ -202,14 +208,3 @@ class FeatureModel:
         """Standardised coefficients (positive = toward fake), sorted by magnitude."""
         coef = pd.Series(self.pipeline.named_steps["lr"].coef_[0], index=FEATURE_NAMES)
         return coef.reindex(coef.abs().sort_values(ascending=False).index)
-
-    def save(self, path: str | Path) -> Path:
-        """skops file."""
-        return save_skops(self.pipeline, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> FeatureModel:
-        """Load from a skops file with the trusted-types check."""
-        obj = cls.__new__(cls)
-        obj.pipeline = load_skops(path)
-        return obj

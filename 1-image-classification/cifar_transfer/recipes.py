@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 Strategy = Literal["end_to_end", "cached_features"]
+VIEWS = ("clean", "flip", "jpeg", "jpeg_flip")  # what ``train_views`` may name
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,11 @@ class Recipe:
     label_smoothing: float = 0.1
     weight_decay: float = 1e-4
     dropout: float = 0.2
-    flip_copies: bool = True  # cached strategy: also cache horizontally flipped images
-    jpeg_fraction: float = 0.0  # share of training images re-encoded as JPEG (robustness)
+    # cached strategy: views of every training image cached for training, one drawn per
+    # image and epoch (see VIEWS); end_to_end draws flips and crops on the fly instead
+    train_views: tuple[str, ...] = ("clean", "flip")
+    jpeg_quality: int = 75  # JPEG views: the local test copy's degradation (PIL, 4:2:0)
+    jpeg_fraction: float = 0.0  # end_to_end: share of training images replaced by JPEG copies
     train_limit: int | None = None  # subsample the training split (smoke only)
     cam_layer: str = "block_13_expand_relu"
     n_cam_grid: int = 16  # images per CAM overlay grid
@@ -42,6 +46,11 @@ class Recipe:
     n_export_eval: int | None = None  # test images for TFLite accuracy (None = all)
     n_latency_runs: int = 100  # batch-1 calls timed per model
     n_representative: int = 200  # int8 calibration images
+
+    def __post_init__(self) -> None:
+        unknown = set(self.train_views) - set(VIEWS)
+        if unknown or not self.train_views:
+            raise ValueError(f"train_views must name some of {VIEWS}; got {self.train_views}")
 
     def as_dict(self) -> dict[str, Any]:
         """For the metrics JSON."""
@@ -69,23 +78,22 @@ CPU = Recipe(
     image_size=128,
     pretrained=True,
     strategy="cached_features",
-    cache_layer="block_15_add",
+    cache_layer="block_12_add",
     batch_size=128,
     head_epochs=10,
     head_lr=1e-3,
-    fine_tune_epochs=3,
+    fine_tune_epochs=4,
     fine_tune_lr=3e-4,
-    fine_tune_from="block_16_expand",
-    flip_copies=False,
-    jpeg_fraction=0.5,
+    fine_tune_from="block_13_expand",
+    train_views=("clean", "flip", "jpeg", "jpeg_flip"),
     n_cam_grid=16,
     n_quality=50,
     quality_steps=8,
     scorecam_channels=32,
     n_randomisation=8,
-    n_export_eval=2000,
+    n_export_eval=None,
     n_latency_runs=50,
-    n_representative=100,
+    n_representative=500,
 )
 
 SMOKE = Recipe(
@@ -100,8 +108,7 @@ SMOKE = Recipe(
     fine_tune_epochs=3,
     fine_tune_lr=3e-3,
     fine_tune_from="block_13_expand",
-    flip_copies=True,
-    jpeg_fraction=0.5,
+    train_views=("clean", "flip", "jpeg"),
     alpha=0.35,
     train_limit=400,
     randomisation_stages=6,

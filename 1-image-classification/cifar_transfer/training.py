@@ -13,6 +13,8 @@ Two ways to run the same recipe:
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,84 +178,200 @@ def split_classifier(model: keras.Model, cut_layer: str) -> SplitClassifier:
     return SplitClassifier(bottom=bottom, top=top, pooled=pooled_model, cut_layer=cut_layer)
 
 
+class TFLiteBottom:
+    """The frozen lower backbone compiled to a float32 TFLite model (XNNPACK kernels).
+
+    Why: caching runs the frozen layers once per image and view, the cpu recipe's largest cost.
+    On a 2-core CPU this runs them 3-6x faster than TensorFlow's own kernels
+    (``benchmarks/bench_backbone.py`` measures both), with activations equal to float32
+    rounding. Inference only: nothing is trained through it.
+    """
+
+    def __init__(self, bottom: keras.Model, batch_size: int = 64, num_threads: int | None = None):
+        import tempfile
+        from pathlib import Path
+
+        from cifar_transfer import export
+
+        with tempfile.TemporaryDirectory() as tmp:
+            content = export.to_tflite_float(export.saved_model(bottom, Path(tmp) / "bottom"))
+        self.interpreter = export.interpreter_class()(
+            model_content=content, num_threads=num_threads or os.cpu_count()
+        )
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.batch_size = batch_size
+        self._allocated = 0
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Activations for one batch of images (0..255)."""
+        if len(batch) != self._allocated:
+            self.interpreter.resize_tensor_input(self.input, [len(batch), *batch.shape[1:]])
+            self.interpreter.allocate_tensors()
+            self._allocated = len(batch)
+        self.interpreter.set_tensor(self.input, np.ascontiguousarray(batch, dtype=np.float32))
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output)
+
+
 def extract_features(
-    bottom: keras.Model, images: np.ndarray, batch_size: int = 128, flip: bool = False
+    bottom: keras.Model | TFLiteBottom,
+    images: np.ndarray,
+    batch_size: int = 128,
+    flip: bool = False,
+    desc: str | None = None,
 ) -> np.ndarray:
-    """Run the frozen lower backbone once; float16 storage halves memory at no accuracy cost
-    worth measuring (activations are ReLU6-bounded sums of a few terms)."""
-    import tensorflow as tf
+    """Run the frozen lower backbone once (Keras model or :class:`TFLiteBottom`); float16
+    storage halves memory at no accuracy cost worth measuring (activations are ReLU6-bounded
+    sums of a few terms). ``desc`` shows a progress bar with that label."""
+    from tqdm.auto import tqdm
 
-    @tf.function(reduce_retracing=True)
-    def run(batch: Any) -> Any:
-        batch = tf.cast(batch, tf.float32)
-        if flip:
-            batch = batch[:, :, ::-1, :]
-        return tf.cast(bottom(batch, training=False), tf.float16)
+    if isinstance(bottom, TFLiteBottom):
+        run = bottom
+        batch_size = bottom.batch_size
+    else:
+        import tensorflow as tf
 
-    chunks = [run(images[i : i + batch_size]).numpy() for i in range(0, len(images), batch_size)]
+        @tf.function(reduce_retracing=True)
+        def compiled(batch: Any) -> Any:
+            return bottom(tf.cast(batch, tf.float32), training=False)
+
+        def run(batch: np.ndarray) -> np.ndarray:
+            return compiled(batch).numpy()
+
+    chunks = []
+    for i in tqdm(range(0, len(images), batch_size), desc=desc, disable=desc is None):
+        batch = images[i : i + batch_size]
+        chunks.append(np.asarray(run(batch[:, :, ::-1] if flip else batch), dtype=np.float16))
     return np.concatenate(chunks)
 
 
-def cached_dataset(
-    features: np.ndarray,
-    flipped: np.ndarray | None,
-    y: np.ndarray,
-    batch_size: int,
-    training: bool,
-    num_classes: int = 10,
-    seed: int = 0,
-) -> Any:
-    """tf.data over cached activations; when training, each sample is drawn from the original
-    or the flipped copy at random, so every epoch sees one view of every image."""
-    import tensorflow as tf
+def cache_views(
+    bottom: keras.Model | TFLiteBottom,
+    images: np.ndarray,
+    views: Sequence[str],
+    jpeg_quality: int = 75,
+    progress: bool = True,
+) -> list[np.ndarray]:
+    """Activations at the cut for each named view (``recipes.VIEWS``) of ``images``.
 
-    labels = tf.one_hot(y, num_classes)
-    if not training or flipped is None:
-        ds = tf.data.Dataset.from_tensor_slices((features, labels))
-        if training:
-            ds = ds.shuffle(len(y), seed=seed)
-        return ds.batch(batch_size).map(lambda f, t: (tf.cast(f, tf.float32), t)).prefetch(2)
-    ds = tf.data.Dataset.from_tensor_slices((features, flipped, labels))
-    ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    ``jpeg`` views are re-encoded with :func:`cifar_transfer.data.jpeg_copy` once and shared by
+    ``jpeg`` and ``jpeg_flip``.
+    """
+    from cifar_transfer.data import jpeg_copy
+    from cifar_transfer.recipes import VIEWS
 
-    def pick(original: Any, mirrored: Any, target: Any) -> Any:
-        use_flip = tf.random.uniform([tf.shape(original)[0], 1, 1, 1]) < 0.5
-        return tf.cast(tf.where(use_flip, mirrored, original), tf.float32), target
+    unknown = [v for v in views if v not in VIEWS]
+    if unknown:
+        raise ValueError(f"unknown views {unknown}; choose from {VIEWS}")
+    jpeg = jpeg_copy(images, jpeg_quality) if any(v.startswith("jpeg") for v in views) else None
+    out = []
+    for view in views:
+        source = jpeg if view.startswith("jpeg") else images
+        desc = f"caching {view} view" if progress else None
+        out.append(extract_features(bottom, source, flip=view.endswith("flip"), desc=desc))
+    return out
 
-    return ds.map(pick, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+class ViewSampler(keras.utils.PyDataset):
+    """Batches over cached activations of several views of the same images (e.g. clean,
+    flipped, JPEG): every epoch shows each image once, through a view drawn at random. Caching
+    views is how the cached recipe keeps augmentation without re-running the frozen layers."""
+
+    def __init__(
+        self,
+        views: Sequence[np.ndarray],
+        y: np.ndarray,
+        batch_size: int,
+        num_classes: int = 10,
+        shuffle: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not views or any(len(v) != len(y) for v in views):
+            raise ValueError(
+                f"every view needs one row per label ({len(y)}); got {[len(v) for v in views]}"
+            )
+        self.views, self.y, self.batch_size, self.shuffle = list(views), y, batch_size, shuffle
+        self.targets = np.eye(num_classes, dtype=np.float32)[y]
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def on_epoch_end(self) -> None:
+        """Draw the next epoch's order and the view of every image."""
+        n = len(self.y)
+        self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        self.choice = self.rng.integers(0, len(self.views), n) if self.shuffle else np.zeros(n, int)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.sample(rows, self.choice[rows]), self.targets[rows]
+
+    def sample(self, rows: np.ndarray, choice: np.ndarray) -> np.ndarray:
+        """Activations of ``rows``, each from the view given in ``choice`` (as float32)."""
+        out = np.empty((len(rows), *self.views[0].shape[1:]), np.float32)
+        for k, view in enumerate(self.views):
+            picked = choice == k
+            if picked.any():
+                out[picked] = view[rows[picked]]
+        return out
+
+
+def _pool(split: SplitClassifier, features: Any, batch_size: int = 512) -> np.ndarray:
+    return np.concatenate(
+        [
+            split.pooled(np.asarray(features[i : i + batch_size], np.float32), training=False)
+            .numpy()
+            .astype(np.float32)
+            for i in range(0, len(features), batch_size)
+        ]
+    )
+
+
+class _LazyRows:
+    """Slices of a view mix, materialised one chunk at a time (pooling never holds a second
+    full copy of the cache)."""
+
+    def __init__(self, sampler: ViewSampler, rows: np.ndarray, choice: np.ndarray) -> None:
+        self.sampler, self.rows, self.choice = sampler, rows, choice
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, s: slice) -> np.ndarray:
+        return self.sampler.sample(self.rows[s], self.choice[s])
 
 
 def _fit_head_on_pooled(
     split: SplitClassifier,
-    train_features: np.ndarray,
-    y_train: np.ndarray,
+    train: ViewSampler,
     val_features: np.ndarray,
     y_val: np.ndarray,
     recipe: Any,
     verbose: int,
 ) -> keras.callbacks.History:
-    """Phase 1 with the whole backbone frozen: pool the top's output once, then train only the
-    (shared) dropout + logits layers on 1280-d vectors, which costs seconds per epoch."""
-    pooled_model = split.pooled
-    pool = {
-        name: np.concatenate(
-            [pooled_model(f[i : i + 512], training=False).numpy() for i in range(0, len(f), 512)]
-        )
-        for name, f in (("train", train_features), ("val", val_features))
-    }
-    vector = keras.Input((pool["train"].shape[1],), name="pooled")
+    """Phase 1 with the whole backbone frozen: pool the top's output once (one view per image,
+    drawn at random), then train only the (shared) dropout + logits layers on 1280-d vectors,
+    which costs seconds per epoch."""
+    rows = np.arange(len(train.y))
+    choice = train.rng.integers(0, len(train.views), len(rows))
+    pooled_train = _pool(split, _LazyRows(train, rows, choice))
+    pooled_val = _pool(split, val_features)
+    vector = keras.Input((pooled_train.shape[1],), name="pooled")
     h = split.top.get_layer(HEAD_DROPOUT_NAME)(vector)
     head = keras.Model(vector, split.top.get_layer(HEAD_LOGITS_NAME)(h), name="head")
-    steps = math.ceil(len(y_train) / recipe.batch_size)
+    steps = math.ceil(len(rows) / recipe.batch_size)
     schedule = warmup_cosine(recipe.head_lr, recipe.head_epochs * steps, recipe.warmup_fraction)
     compile_classifier(head, schedule, recipe.label_smoothing, recipe.weight_decay)
-    onehot = np.eye(split.top.output_shape[-1], dtype=np.float32)
     return head.fit(
-        pool["train"],
-        onehot[y_train],
+        pooled_train,
+        train.targets,
         batch_size=recipe.batch_size,
         epochs=recipe.head_epochs,
-        validation_data=(pool["val"], onehot[y_val]),
+        validation_data=(pooled_val, np.eye(train.targets.shape[1], dtype=np.float32)[y_val]),
         verbose=verbose,
     )
 
@@ -261,34 +379,30 @@ def _fit_head_on_pooled(
 def train_on_cached_features(
     model: keras.Model,
     split: SplitClassifier,
-    train_features: np.ndarray,
-    train_flipped: np.ndarray | None,
+    train_views: Sequence[np.ndarray],
     y_train: np.ndarray,
     val_features: np.ndarray,
     y_val: np.ndarray,
     recipe: Any,
     verbose: int = 2,
+    seed: int = 0,
 ) -> TrainingHistory:
-    """Both phases on cached activations; ``recipe.fine_tune_from`` must lie above the cut."""
+    """Both phases on cached activations of one or more views of the training images;
+    ``recipe.fine_tune_from`` must lie above the cut."""
     import time
 
     names = [layer.name for layer in backbone_of(model).layers]
     if recipe.fine_tune_from and names.index(recipe.fine_tune_from) <= names.index(split.cut_layer):
         raise ValueError("fine_tune_from must be above the cached cut layer")
-    train = cached_dataset(train_features, train_flipped, y_train, recipe.batch_size, True)
-    val = cached_dataset(val_features, None, y_val, 256, False)
-    steps = math.ceil(len(y_train) / recipe.batch_size)
+    num_classes = split.top.output_shape[-1]
+    train = ViewSampler(train_views, y_train, recipe.batch_size, num_classes, seed=seed)
+    val = ViewSampler([val_features], y_val, 256, num_classes, shuffle=False)
     history = TrainingHistory()
-    common = _phase_options(recipe, steps, verbose)
+    common = _phase_options(recipe, len(train), verbose)
     start = time.perf_counter()
     set_trainable_from(model, None)
     if recipe.head_epochs:
-        history.add(
-            _fit_head_on_pooled(
-                split, train_features, y_train, val_features, y_val, recipe, verbose
-            ),
-            "head",
-        )
+        history.add(_fit_head_on_pooled(split, train, val_features, y_val, recipe, verbose), "head")
     history.seconds["head"] = time.perf_counter() - start
     start = time.perf_counter()
     if recipe.fine_tune_epochs:
@@ -297,7 +411,7 @@ def train_on_cached_features(
             split.top, train, val, recipe.fine_tune_epochs, peak_lr=recipe.fine_tune_lr, **common
         )
         history.add(h, "fine-tune")
-    history.seconds["fine-tune"] = time.perf_counter() - start
+    history.seconds["fine_tune"] = time.perf_counter() - start
     set_trainable_from(model, None)
     return history
 
@@ -305,8 +419,10 @@ def train_on_cached_features(
 __all__ = [
     "BACKBONE_NAME",
     "SplitClassifier",
+    "TFLiteBottom",
     "TrainingHistory",
-    "cached_dataset",
+    "ViewSampler",
+    "cache_views",
     "configure_hardware",
     "extract_features",
     "split_classifier",

@@ -118,3 +118,35 @@ def test_ic_jpeg_augment_changes_the_chosen_share_only() -> None:
     np.testing.assert_array_equal(out[~changed], images[~changed])
     assert np.abs(out.astype(int) - images)[changed].mean() < 30  # degraded, not destroyed
     np.testing.assert_array_equal(data.jpeg_augment(images, 0.0), images)
+
+
+def test_ic_jpeg_copy_matches_pillow_round_trip_and_is_near_idempotent() -> None:
+    import io
+
+    from PIL import Image
+
+    images, _ = data.make_synthetic_cifar(2, seed=0)
+    out = data.jpeg_copy(images[:5], quality=75)
+    buffer = io.BytesIO()
+    Image.fromarray(images[3]).save(buffer, format="JPEG", quality=75)
+    np.testing.assert_array_equal(out[3], np.asarray(Image.open(buffer).convert("RGB")))
+    # a JPEG image barely moves under the same round trip: how the test copy's rows were matched
+    again = data.jpeg_copy(out, quality=75)
+    assert (
+        np.abs(again.astype(int) - out).mean() < 0.5 * np.abs(out.astype(int) - images[:5]).mean()
+    )
+    with pytest.raises(ValueError, match="quality"):
+        data.jpeg_copy(images[:1], quality=0)
+
+
+def test_ic_like_test_copy_degrades_the_test_share() -> None:
+    images, _ = data.make_synthetic_cifar(10, seed=0)  # 100 images
+    mask = np.zeros(200, bool)
+    mask[:20] = True  # 10% exact, 90% JPEG, as in the local copy
+    out, rows = data.like_test_copy(images, mask, seed=0)
+    assert rows.sum() == 90 and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[~rows], images[~rows])
+    np.testing.assert_array_equal(out[rows], data.jpeg_copy(images[rows]))
+    clean, none = data.like_test_copy(images, None)
+    assert not none.any()
+    np.testing.assert_array_equal(clean, images)

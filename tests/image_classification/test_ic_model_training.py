@@ -28,6 +28,65 @@ def test_ic_split_model_equals_full_model(tiny_classifier, synthetic_images) -> 
     np.testing.assert_allclose(cached.astype(np.float32), direct, rtol=1e-2, atol=1e-2)
 
 
+def test_ic_tflite_bottom_matches_keras_bottom(tiny_classifier, synthetic_images) -> None:
+    """The fast caching path computes the same activations as the Keras layers it replaces,
+    for batches of any length (the last batch of an epoch is short)."""
+    images, _ = synthetic_images
+    split = training.split_classifier(tiny_classifier, "block_12_add")
+    bottom = training.TFLiteBottom(split.bottom, batch_size=4)
+    fast = training.extract_features(bottom, images[:10], flip=True)
+    keras_path = training.extract_features(split.bottom, images[:10], flip=True)
+    assert fast.shape == keras_path.shape and fast.dtype == np.float16
+    scale = np.abs(keras_path.astype(np.float32)).max()
+    np.testing.assert_allclose(fast.astype(np.float32), keras_path, atol=1e-2 * scale)
+
+
+def test_ic_cache_views_flips_and_jpegs(tiny_classifier, synthetic_images) -> None:
+    from cifar_transfer import data
+
+    images = synthetic_images[0].astype(np.uint8)
+    split = training.split_classifier(tiny_classifier, "block_15_add")
+    views = training.cache_views(
+        split.bottom, images[:6], ("clean", "flip", "jpeg", "jpeg_flip"), progress=False
+    )
+    expected = [
+        images[:6],
+        images[:6, :, ::-1],
+        data.jpeg_copy(images[:6]),
+        data.jpeg_copy(images[:6])[:, :, ::-1],
+    ]
+    for view, source in zip(views, expected, strict=True):
+        direct = split.bottom(source.astype(np.float32), training=False).numpy()
+        np.testing.assert_allclose(view.astype(np.float32), direct, rtol=1e-2, atol=1e-2)
+    assert not np.allclose(views[0], views[2])  # JPEG changed the activations
+    with pytest.raises(ValueError, match="unknown views"):
+        training.cache_views(split.bottom, images[:2], ("clean", "rotate"), progress=False)
+
+
+def test_ic_view_sampler_draws_one_view_per_image_and_epoch() -> None:
+    n = 50
+    views = [np.full((n, 2), k, np.float16) + np.arange(n)[:, None] * 10 for k in range(3)]
+    y = np.arange(n) % 10
+    sampler = training.ViewSampler(views, y, batch_size=16, seed=0)
+    assert len(sampler) == 4
+    seen_rows, seen_views = [], []
+    for i in range(len(sampler)):
+        x, t = sampler[i]
+        rows, view = x[:, 0] // 10, x[:, 0] % 10
+        assert np.all(x[:, 0] == x[:, 1]) and np.all(t.argmax(1) == y[rows.astype(int)])
+        seen_rows.extend(rows), seen_views.extend(view)
+    assert sorted(seen_rows) == list(range(n))  # every image exactly once
+    assert set(seen_views) == {0, 1, 2}
+    first = np.array(seen_views)
+    sampler.on_epoch_end()
+    second = np.concatenate([sampler[i][0][:, 0] % 10 for i in range(len(sampler))])
+    assert not np.array_equal(first, second)  # views and order are redrawn every epoch
+    fixed = training.ViewSampler(views, y, batch_size=16, shuffle=False)
+    np.testing.assert_array_equal(fixed[0][0], views[0][:16])
+    with pytest.raises(ValueError, match="one row per label"):
+        training.ViewSampler([views[0][:10]], y, batch_size=4)
+
+
 def test_ic_fine_tuning_keeps_batchnorm_frozen(tiny_classifier) -> None:
     count = model.set_trainable_from(tiny_classifier, "block_16_expand")
     try:
@@ -68,7 +127,7 @@ def test_ic_cached_training_learns_synthetic_classes() -> None:
         fine_tune_from="block_13_expand",
     )
     history = training.train_on_cached_features(
-        classifier, split, feats, None, y, feats[:50], y[:50], recipe, verbose=0
+        classifier, split, [feats], y, feats[:50], y[:50], recipe, verbose=0
     )
     assert history.phase == ["head"] * 20 + ["fine-tune"]
     assert history.metrics["accuracy"][19] > 0.3  # chance is 0.1
@@ -76,8 +135,7 @@ def test_ic_cached_training_learns_synthetic_classes() -> None:
         training.train_on_cached_features(
             classifier,
             split,
-            feats,
-            None,
+            [feats],
             y,
             feats,
             y,
@@ -92,6 +150,8 @@ def test_ic_recipes() -> None:
     assert recipes.recipe_for("cpu", fine_tune_epochs=7).fine_tune_epochs == 7
     with pytest.raises(ValueError):
         recipes.recipe_for("tpu")
+    with pytest.raises(ValueError, match="train_views"):
+        recipes.recipe_for("cpu", train_views=("clean", "mirror"))
 
 
 def test_ic_end_to_end_training_runs_both_phases() -> None:

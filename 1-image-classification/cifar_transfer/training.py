@@ -4,10 +4,11 @@ Two ways to run the same recipe:
 - ``train_end_to_end``: images through the whole network every step (the GPU recipe), with
   mixed precision and ``tf.distribute.MirroredStrategy`` when GPUs are present.
 - ``train_on_cached_features``: the CPU recipe. The frozen lower backbone is run once per
-  image (plus a flipped copy) and cached; both phases then train only the upper blocks + head
-  on the cache. Because BatchNorm is in inference mode and the lower layers are frozen, this
-  is mathematically the same network as end-to-end training of those layers, at a fraction
-  of the cost; what is lost is random-crop augmentation (flips are kept through the copies).
+  view of every image (clean, flipped, JPEG, ...: ``cache_views``, through ``TFLiteBottom``)
+  and cached; both phases then train only the upper blocks + head on the cache, one view per
+  image and epoch (``ViewSampler``). Because BatchNorm is in inference mode and the lower
+  layers are frozen, this is mathematically the same network as end-to-end training of those
+  layers, at a fraction of the cost; what is lost is random-crop augmentation.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ class TFLiteBottom:
     """The frozen lower backbone compiled to a float32 TFLite model (XNNPACK kernels).
 
     Why: caching runs the frozen layers once per image and view, the cpu recipe's largest cost.
-    On a 2-core CPU this runs them 3-6x faster than TensorFlow's own kernels
+    On a 2-core CPU this runs them 3.4-5.5x faster than TensorFlow's own kernels
     (``benchmarks/bench_backbone.py`` measures both), with activations equal to float32
     rounding. Inference only: nothing is trained through it.
     """

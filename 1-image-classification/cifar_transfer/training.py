@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,29 +321,12 @@ class ViewSampler(keras.utils.PyDataset):
         return out
 
 
-def _pool(split: SplitClassifier, features: Any, batch_size: int = 512) -> np.ndarray:
+def _pool(split: SplitClassifier, chunks: Iterable[np.ndarray]) -> np.ndarray:
+    """Pooled backbone features, one chunk of cached activations at a time (pooling never
+    holds a second full copy of the cache)."""
     return np.concatenate(
-        [
-            split.pooled(np.asarray(features[i : i + batch_size], np.float32), training=False)
-            .numpy()
-            .astype(np.float32)
-            for i in range(0, len(features), batch_size)
-        ]
+        [split.pooled(np.asarray(c, np.float32), training=False).numpy() for c in chunks]
     )
-
-
-class _LazyRows:
-    """Slices of a view mix, materialised one chunk at a time (pooling never holds a second
-    full copy of the cache)."""
-
-    def __init__(self, sampler: ViewSampler, rows: np.ndarray, choice: np.ndarray) -> None:
-        self.sampler, self.rows, self.choice = sampler, rows, choice
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, s: slice) -> np.ndarray:
-        return self.sampler.sample(self.rows[s], self.choice[s])
 
 
 def _fit_head_on_pooled(
@@ -357,10 +340,15 @@ def _fit_head_on_pooled(
     """Phase 1 with the whole backbone frozen: pool the top's output once (one view per image,
     drawn at random), then train only the (shared) dropout + logits layers on 1280-d vectors,
     which costs seconds per epoch."""
-    rows = np.arange(len(train.y))
+    rows, step = np.arange(len(train.y)), 512
     choice = train.rng.integers(0, len(train.views), len(rows))
-    pooled_train = _pool(split, _LazyRows(train, rows, choice))
-    pooled_val = _pool(split, val_features)
+    pooled_train = _pool(
+        split,
+        (train.sample(rows[i : i + step], choice[i : i + step]) for i in range(0, len(rows), step)),
+    )
+    pooled_val = _pool(
+        split, (val_features[i : i + step] for i in range(0, len(val_features), step))
+    )
     vector = keras.Input((pooled_train.shape[1],), name="pooled")
     h = split.top.get_layer(HEAD_DROPOUT_NAME)(vector)
     head = keras.Model(vector, split.top.get_layer(HEAD_LOGITS_NAME)(h), name="head")

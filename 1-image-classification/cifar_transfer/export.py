@@ -63,7 +63,7 @@ def to_tflite_int8(
     return converter.convert()
 
 
-def interpreter_class() -> Any:
+def _interpreter_class() -> Any:
     """LiteRT's ``Interpreter`` when installed, TensorFlow's otherwise."""
     try:
         from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-not-found]
@@ -73,10 +73,13 @@ def interpreter_class() -> Any:
 
 
 class TFLiteClassifier:
-    """Runs a TFLite classifier one image at a time, (de)quantising int8 input/output."""
+    """Runs a TFLite model (the exported classifier, or the float cached bottom) on image batches,
+    (de)quantising int8 input/output."""
 
     def __init__(self, model_content: bytes, num_threads: int | None = None) -> None:
-        self.interpreter = interpreter_class()(model_content=model_content, num_threads=num_threads)
+        self.interpreter = _interpreter_class()(
+            model_content=model_content, num_threads=num_threads
+        )
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
@@ -86,7 +89,7 @@ class TFLiteClassifier:
     def _quantise(self, image: np.ndarray) -> np.ndarray:
         dtype = self.input["dtype"]
         if dtype == np.float32:
-            return image.astype(np.float32)
+            return np.ascontiguousarray(image, dtype=np.float32)
         scale, zero = self.input["quantization"]
         info = np.iinfo(dtype)
         return np.clip(np.round(image / scale + zero), info.min, info.max).astype(dtype)
@@ -97,7 +100,8 @@ class TFLiteClassifier:
         scale, zero = self.output["quantization"]
         return (values.astype(np.float32) - zero) * scale
 
-    def _run(self, images: np.ndarray) -> np.ndarray:
+    def run(self, images: np.ndarray) -> np.ndarray:
+        """Outputs for one batch of any length (the input is resized when the length changes)."""
         if len(images) != self._batch:
             self.interpreter.resize_tensor_input(
                 self.input["index"], [len(images), *images.shape[1:]]
@@ -110,12 +114,12 @@ class TFLiteClassifier:
 
     def predict_one(self, image: np.ndarray) -> np.ndarray:
         """Logits for one (H, W, 3) image with values 0..255 (the batch-1 path a device runs)."""
-        return self._run(image[None])[0]
+        return self.run(image[None])[0]
 
     def predict_logits(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Logits for many images, in batches (same numbers as batch 1, much faster)."""
         return np.concatenate(
-            [self._run(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+            [self.run(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         )
 
 

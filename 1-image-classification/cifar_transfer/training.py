@@ -196,23 +196,12 @@ class TFLiteBottom:
 
         with tempfile.TemporaryDirectory() as tmp:
             content = export.to_tflite_float(export.saved_model(bottom, Path(tmp) / "bottom"))
-        self.interpreter = export.interpreter_class()(
-            model_content=content, num_threads=num_threads or os.cpu_count()
-        )
-        self.input = self.interpreter.get_input_details()[0]["index"]
-        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.runner = export.TFLiteClassifier(content, num_threads=num_threads or os.cpu_count())
         self.batch_size = batch_size
-        self._allocated = 0
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Activations for one batch of images (0..255)."""
-        if len(batch) != self._allocated:
-            self.interpreter.resize_tensor_input(self.input, [len(batch), *batch.shape[1:]])
-            self.interpreter.allocate_tensors()
-            self._allocated = len(batch)
-        self.interpreter.set_tensor(self.input, np.ascontiguousarray(batch, dtype=np.float32))
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output)
+        return self.runner.run(batch)
 
 
 def extract_features(

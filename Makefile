@@ -12,6 +12,11 @@ TORCH_INDEX_URL ?=
 PROJECTS := $(sort $(wildcard [0-9]-*))
 NOTEBOOKS := $(sort $(wildcard [0-9]-*/*.ipynb))
 BENCHMARKS := $(sort $(wildcard [0-9]-*/benchmarks/bench_*.py))
+# Each project folder is a package (its pyproject.toml), installed editable with its extras:
+# a project with requirements-app.txt gets its [app] extra too.
+PROJECT_INSTALLS := $(foreach p,$(PROJECTS),-e ./$(p)$(if $(wildcard $(p)/requirements-app.txt),[app]))
+# Folders the type checker reads: the shared package and every project's package.
+PACKAGE_DIRS := shared/mlshared $(sort $(patsubst %/__init__.py,%,$(wildcard [0-9]-*/*/__init__.py)))
 # `make run DATA_DIR=/path/to/data` maps a folder laid out like the README's "Local data" table
 # to the per-dataset variables; each can also be set on its own.
 DATA_DIR ?=
@@ -36,7 +41,7 @@ $(PY):
 setup: $(PY)  ## create .venv and install the projects, the shared package and the test tools
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL)) \
-		$(foreach p,$(PROJECTS),-r $(p)/requirements.txt) -r tests/requirements.txt -e shared
+		-r tests/requirements.txt -e shared $(PROJECT_INSTALLS)
 	$(PY) -m pip check
 	# Test peer for metric parity: its declared dependencies pin an older stack, but its
 	# evaluation module imports cleanly with ours.
@@ -46,11 +51,12 @@ setup: $(PY)  ## create .venv and install the projects, the shared package and t
 lock:  ## re-pin .ci/constraints.txt to the versions installed in .venv (after changing requirements)
 	@{ echo "# Exact versions for local and CI installs (make setup). Regenerate with: make lock"; \
 	   echo "# torch is the CPU build on machines whose pip finds it locally; see the README."; \
-	   $(PY) -m pip freeze --exclude-editable | grep -v '^mlshared' | sed -E 's/\+[a-z0-9.]+$$//'; } > $(CONSTRAINTS)
+	   $(PY) -m pip freeze --exclude-editable | grep -v -E '^(mlshared|cifar-transfer|cifar_transfer|recsys|misinfo)==' | sed -E 's/\+[a-z0-9.]+$$//'; } > $(CONSTRAINTS)
 
-lint:  ## ruff lint and format check
+lint:  ## ruff lint and format check, mypy on every package
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy $(PACKAGE_DIRS)
 
 format:  ## apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .

@@ -6,11 +6,43 @@ notebooks as well as the unit tests.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 
 from mlshared.run import MODE_ENV_VAR
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _packages_of_this_checkout() -> dict[str, Path]:
+    """Every package the repository holds: ``shared/mlshared`` and ``<project>/<package>``."""
+    folders = [REPO / "shared" / "mlshared"]
+    folders += [init.parent for init in REPO.glob("[0-9]-*/*/__init__.py")]
+    return {folder.name: folder for folder in folders}
+
+
+def _installed_elsewhere() -> list[str]:
+    """Packages that import from another checkout (or not at all): the suite would test the wrong code."""
+    problems = []
+    for name, folder in _packages_of_this_checkout().items():
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin).resolve().parent if spec and spec.origin else None
+        if origin != folder:
+            problems.append(f"{name} imports from {origin or 'nowhere'}, not {folder}")
+    return problems
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run against another checkout's packages (an editable install made elsewhere)."""
+    problems = _installed_elsewhere()
+    if problems:
+        raise pytest.UsageError(
+            "; ".join(problems) + ". Run `make setup` in this checkout (it installs every "
+            "package editable from here)."
+        )
 
 # Tests never download or train for real unless a run asks for it explicitly.
 os.environ.setdefault(MODE_ENV_VAR, "smoke")

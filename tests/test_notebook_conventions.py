@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -32,6 +33,9 @@ def load(path: Path) -> dict:
 
 NOTEBOOKS = project_notebooks()
 GPU_FRAMEWORKS = re.compile(r"^\s*(tensorflow|torch)\b", re.MULTILINE)
+# Anchors (microsoft/recommenders quick starts, tensorflow/docs tutorials) average 4-8 lines.
+MAX_MEAN_CELL_LINES = 8
+MAX_CELL_LINES = 20
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -122,3 +126,97 @@ def test_notebooks_assert_their_results(notebook: tuple[Path, dict]) -> None:
     path, nb = notebook
     asserts = sum(_source(c).count("assert ") for c in _code_cells(nb))
     assert asserts >= 3, f"{path.name} should check its results with asserts (found {asserts})"
+
+
+def _python(cell: dict) -> str:
+    """A code cell's source with IPython's ``!`` and ``%`` lines replaced by ``pass``."""
+    lines = _source(cell).splitlines()
+    return "\n".join(re.sub(r"^(\s*)[!%].*$", r"\1pass", line) for line in lines)
+
+
+def _code_lines(cell: dict) -> list[str]:
+    return [
+        line
+        for line in _source(cell).splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def test_notebooks_stay_thin(notebook: tuple[Path, dict]) -> None:
+    """Logic lives in the packages: short cells, no function or class definitions."""
+    path, nb = notebook
+    lengths = [len(_code_lines(c)) for c in _code_cells(nb)]
+    long = {i: n for i, n in enumerate(lengths) if n > MAX_CELL_LINES}
+    assert not long, f"{path.name}: code cells over {MAX_CELL_LINES} lines (cell: lines): {long}"
+    mean = sum(lengths) / len(lengths)
+    assert mean <= MAX_MEAN_CELL_LINES, f"{path.name}: {mean:.1f} code lines per cell on average"
+    defined = [
+        node.name
+        for cell in _code_cells(nb)
+        for node in ast.walk(ast.parse(_python(cell)))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    assert not defined, f"{path.name} defines {defined}: move them into the project's package"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = [int(p) for p in version.split(".")]
+    while parts and parts[-1] == 0:  # "2.16" and "2.16.0" are the same minimum
+        parts.pop()
+    return tuple(parts)
+
+
+def requirement_minimums(path: Path) -> dict[str, str]:
+    """``name>=version`` lines of a requirements file (comments and markers ignored)."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*>=\s*([0-9][0-9.]*)", line)
+        if match:
+            found[_canonical(match.group(1))] = match.group(2)
+    return found
+
+
+def notebook_minimums(nb: dict) -> dict[str, str]:
+    """The literal dict each ``require_versions({...})`` call in the notebook checks."""
+    found: dict[str, str] = {}
+    for cell in _code_cells(nb):
+        for node in ast.walk(ast.parse(_python(cell))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", "")) == "require_versions"
+            ):
+                found |= {_canonical(k): v for k, v in ast.literal_eval(node.args[0]).items()}
+    return found
+
+
+def test_notebook_version_checks_agree_with_requirements(notebook: tuple[Path, dict]) -> None:
+    """One minimum per package: what the notebook checks is what requirements.txt installs."""
+    path, nb = notebook
+    required = requirement_minimums(path.parent / "requirements.txt")
+    checked = notebook_minimums(nb)
+    assert checked, f"{path.name} checks no package versions (mlshared.run.require_versions)"
+    disagree = {
+        name: (version, required.get(name))
+        for name, version in checked.items()
+        if name not in required or _release(version) != _release(required[name])
+    }
+    assert not disagree, (
+        f"{path.name}: notebook minimum vs requirements.txt minimum differ: {disagree}"
+    )
+
+
+def test_requirement_minimum_parser_reads_the_forms_we_use(tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text("# c\nnumpy>=2.0  # why\nscikit_learn >= 1.3\nfoo==1\n\nai-edge-litert>=1.1\n")
+    assert requirement_minimums(req) == {
+        "numpy": "2.0",
+        "scikit-learn": "1.3",
+        "ai-edge-litert": "1.1",
+    }
+    nb = {"cells": [{"cell_type": "code", "source": '!pip x\nrequire_versions({"NumPy": "2"})'}]}
+    assert notebook_minimums(nb) == {"numpy": "2"}
+    assert _release("2.16") == _release("2.16.0") != _release("2.1.6")

@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from cycler import cycler
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
@@ -34,14 +35,14 @@ _STYLE = {
     "axes.labelsize": 10,
     "legend.frameon": False,
     "font.size": 10,
-    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.prop_cycle": cycler(color=PALETTE),
     "image.cmap": "viridis",
 }
 
 
 def apply_style() -> None:
     """Apply the portfolio's plot style to every later figure."""
-    mpl.rcParams.update(_STYLE)
+    mpl.style.use(_STYLE)
 
 
 def plot_training_curves(
@@ -165,7 +166,7 @@ def plot_forest(
     rows = np.arange(len(labels))[::-1]
     fig, ax = plt.subplots(figsize=(6.5, 0.4 * len(labels) + 1.4))
     excludes = (lo > reference) | (hi < reference)
-    colours = np.where(excludes, PALETTE[0], "grey")
+    colours = [PALETTE[0] if excluded else "grey" for excluded in excludes]
     ax.hlines(rows, lo, hi, colors=colours, lw=2)
     ax.scatter(est, rows, c=colours, zorder=3, s=25)
     ax.axvline(reference, color="black", lw=1, ls="--")

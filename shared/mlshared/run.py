@@ -182,7 +182,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.split("."):
         # Leading digits only: "0+cu121" is 0 and "0rc1" is 0, not 121 or 1.
-        digits = re.match(r"\d*", piece).group()
+        digits = re.match(r"\d*", piece).group()  # type: ignore[union-attr]  # \d* always matches
         if not digits:
             break
         parts.append(int(digits))

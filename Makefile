@@ -27,9 +27,22 @@ export MOVIELENS_PATH ?= $(DATA_DIR)/movielens/ml-100k
 export LIAR_PATH ?= $(DATA_DIR)/liar
 endif
 PYTEST_FLAGS ?=
+# Colab's versions (.ci/colab-pins.txt) in two environments: Colab's Python 3.13 for everything
+# but the torch project, whose CPU wheel here is for Python 3.11 only. A new project's tests and
+# folder go in one of the two lists.
+COLAB_PINS := .ci/colab-pins.txt
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
+COLAB313 := .venv-colab313
+COLAB311 := .venv-colab311
+COLAB313_PROJECTS := 1-image-classification 2-recommendation-system
+COLAB313_TESTS := tests/shared tests/test_notebook_conventions.py tests/image_classification tests/recommendation
+COLAB311_PROJECTS := 3-misinformation-detector
+COLAB311_TESTS := tests/misinformation
+SMOKE_PYTEST = PORTFOLIO_MODE=smoke $(1)/bin/python -m pytest -m "not gpu and not browser" --nbval-lax \
+	--nbval-current-env --nbval-cell-timeout=600 $(PYTEST_FLAGS)
 APP_DIR := 3-misinformation-detector
 
-.PHONY: help setup lock test unit notebooks lint format run smoke lab app bench clean
+.PHONY: help setup setup-colab lock test test-colab unit notebooks lint format run smoke lab app bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +60,21 @@ setup: $(PY)  ## create .venv and install the projects, the shared package and t
 	# evaluation module imports cleanly with ours.
 	$(PY) -m pip install --quiet --no-deps -c $(CONSTRAINTS) recommenders
 	@echo "Set up. Next: make test (or make run, make lab, make app)."
+
+setup-colab:  ## two more environments with Colab's package versions, for make test-colab
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: make setup-colab PYTHON313=/path/to/python3.13"; exit 1; }
+	test -x $(COLAB313)/bin/python || $(PYTHON313) -m venv $(COLAB313)
+	test -x $(COLAB311)/bin/python || $(PYTHON) -m venv $(COLAB311)
+	$(COLAB313)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB311)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB313)/bin/python -m pip install --quiet -c $(COLAB_PINS) -r tests/requirements.txt -e shared \
+		$(foreach p,$(COLAB313_PROJECTS),-e ./$(p)$(if $(wildcard $(p)/requirements-app.txt),[app]))
+	$(COLAB311)/bin/python -m pip install --quiet -c $(COLAB_PINS) -r tests/requirements.txt -e shared \
+		$(foreach p,$(COLAB311_PROJECTS),-e ./$(p)$(if $(wildcard $(p)/requirements-app.txt),[app]))
+
+test-colab:  ## unit tests and smoke notebooks under Colab's versions (run make setup-colab first)
+	$(call SMOKE_PYTEST,$(COLAB313)) $(COLAB313_TESTS) $(COLAB313_PROJECTS)
+	$(call SMOKE_PYTEST,$(COLAB311)) $(COLAB311_TESTS) $(COLAB311_PROJECTS)
 
 lock:  ## re-pin .ci/constraints.txt to the versions installed in .venv (after changing requirements)
 	@{ echo "# Exact versions for local and CI installs (make setup). Regenerate with: make lock"; \

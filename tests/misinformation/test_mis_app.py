@@ -4,7 +4,7 @@ Uploads are driven through AppTest's own ``file_uploader(...).upload`` (Streamli
 registers the bytes with the in-memory upload manager), so the real widget -> handler path
 runs; the download is checked on the bytes the app hands to ``st.download_button`` (kept in
 session state, since AppTest cannot click a browser download). Models are the quick
-synthetic ones, trained once per session into a tmp folder by ``misinfo.train.train_to``.
+synthetic ones, trained once per session into a tmp folder (conftest's ``quick_models``).
 """
 
 from __future__ import annotations
@@ -23,14 +23,9 @@ TIMEOUT = 90  # first run loads the models; later runs take well under a second
 
 
 @pytest.fixture(scope="session")
-def mis_app_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def mis_app_models(quick_models: Path) -> Path:
     """Quick synthetic models, shared by this module and the browser test (same folder)."""
-    folder = tmp_path_factory.getbasetemp() / "mis_app_models"
-    if not (folder / "manifest.json").is_file():
-        from misinfo.train import train_to
-
-        train_to(folder, recipe="quick", data="synthetic")
-    return folder
+    return quick_models
 
 
 @pytest.fixture

@@ -67,16 +67,22 @@ def test_mcnemar_matches_statsmodels_and_holm(scored) -> None:
 
 
 def test_mcnemar_on_worked_examples() -> None:
-    """15 vs 5 discordant items: exact binomial, p = 2 P(X <= 5 | 20, 1/2) = 0.0414;
-    30 vs 10: chi-squared with continuity correction, (|30 - 10| - 1)^2 / 40 = 9.025."""
-    for only_ens, only_member, statistic, p in ((15, 5, 5.0, 0.04139), (30, 10, 9.025, 0.00266)):
-        both = 50
-        y = np.ones(both + only_ens + only_member, dtype=int)
-        ens = np.r_[np.ones(both + only_ens), np.zeros(only_member)].astype(int)
-        member = np.r_[np.ones(both), np.zeros(only_ens), np.ones(only_member)].astype(int)
-        row = evaluation.mcnemar_vs_members(y, ens, {"m": member}).loc["m"]
-        assert row["statistic"] == pytest.approx(statistic)
-        assert row["p_value"] == pytest.approx(p, abs=5e-5)
+    """80 items, the ensemble right on the first 60. Member a: 15 items only the ensemble gets
+    right, 5 only a gets right: exact binomial, p = 2 P(X <= 5 | 20, 1/2) = 0.0414. Member b:
+    30 against 10: chi-squared with continuity correction, (|30 - 10| - 1)^2 / 40 = 9.025,
+    p = 0.00266. Holm: b's p doubled (0.00532), a's kept (0.0414 > 0.00532)."""
+    y = np.ones(80, dtype=int)
+    ens = (np.arange(80) < 60).astype(int)
+    a = ((np.arange(80) < 45) | ((np.arange(80) >= 60) & (np.arange(80) < 65))).astype(int)
+    b = ((np.arange(80) < 30) | ((np.arange(80) >= 60) & (np.arange(80) < 70))).astype(int)
+    table = evaluation.mcnemar_vs_members(y, ens, {"a": a, "b": b})
+    assert table[["ensemble_only_right", "member_only_right"]].values.tolist() == [
+        [15, 5],
+        [30, 10],
+    ]
+    assert table["statistic"].tolist() == pytest.approx([5.0, 9.025])
+    assert table["p_value"].tolist() == pytest.approx([0.04139, 0.00266], abs=5e-5)
+    assert table["p_holm"].tolist() == pytest.approx([0.04139, 0.00532], abs=5e-5)
 
 
 def test_verdict_names_the_best_member_and_the_direction() -> None:

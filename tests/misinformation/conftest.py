@@ -18,8 +18,6 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-TrainTo = Callable[..., Path]
-
 
 def train_to(
     directory: str | Path, recipe: str = "quick", data: str = "synthetic", **overrides: Any
@@ -41,12 +39,6 @@ def quick_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (folder / "manifest.json").is_file():
         train_to(folder)
     return folder
-
-
-@pytest.fixture(scope="session")
-def train_models() -> TrainTo:
-    """``train_to`` for tests that need another recipe or dataset."""
-    return train_to
 
 
 def rewrite_manifest(folder: Path, change: Callable[[dict[str, Any]], None], rehash: bool) -> None:

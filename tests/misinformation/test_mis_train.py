@@ -108,7 +108,7 @@ def test_the_full_recipe_path_runs_at_tiny_scale(
     outcome = fit_all(raw, recipe, description, out_dir=tmp_path / "models", log=None)
 
     assert list(outcome.members) == ["tfidf", "features", "bert", "distilbert"]
-    assert type(outcome.members["distilbert"].model).__name__.startswith("DistilBert")
+    assert type(outcome.members["distilbert"].model).__name__.startswith("DistilBert")  # type: ignore[attr-defined]
     assert {(name, torch.bfloat16) for name in tiny} <= set(autocasts)
     assert set(outcome.transformer_histories()) == {"bert", "distilbert"}
     assert any("valid_loss" in h for h in outcome.transformer_histories()["bert"])

@@ -15,13 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from misinfo.artifacts import (
-    ArtifactError,
-    Manifest,
-    folder_fingerprint,
-    load_manifest,
-    verify_members,
-)
+from misinfo.artifacts import ArtifactError, Manifest, load_manifest, verify_members
 from misinfo.ensemble import Ensemble, ensemble_key
 from misinfo.labels import FAKE, LABEL_NAMES
 from misinfo.models import MemberKind, SavedMember
@@ -56,10 +50,8 @@ class Detector:
         manifest: Manifest,
         members: dict[str, SavedMember],
         ensemble: Ensemble | None,
-        fingerprint: str = "",
     ) -> None:
         self.directory = directory
-        self.fingerprint = fingerprint  # the folder's state when loaded (folder_fingerprint)
         self.manifest = manifest
         self.members = members
         self.ensemble = ensemble
@@ -129,9 +121,11 @@ class Detector:
                 return member.token_attributions(text)  # type: ignore[attr-defined]
         return None
 
-    def is_current(self) -> bool:
-        """False when the folder's files changed since loading (size, time or manifest)."""
-        return folder_fingerprint(self.directory) == self.fingerprint
+    @property
+    def has_transformer(self) -> bool:
+        """Whether a transformer member answers (it truncates long texts, and gives token
+        attributions unless quantised)."""
+        return any(m.kind is MemberKind.TRANSFORMER for m in self.members.values())
 
     def features(self, texts: Sequence[str]) -> pd.DataFrame:
         """The style features of the texts (for comparing with manifest.feature_distribution)."""
@@ -170,7 +164,6 @@ def load_detector(
     ``warm_up`` answers one dummy text so lazy initialisation (sentiment lexicon, hyphenation
     dictionary, first torch call) happens here and not on the user's first text."""
     directory = Path(artifacts_dir)
-    fingerprint = folder_fingerprint(directory)  # before the checks: a change during them shows
     manifest = load_manifest(directory)
     names = list(manifest.members) if members is None else list(members)
     unknown = [m for m in names if m not in manifest.members]
@@ -189,7 +182,7 @@ def load_detector(
                 f"{sorted(manifest.ensemble)}"
             )
         ensemble = Ensemble.from_dict(manifest.ensemble[key])
-    detector = Detector(directory, manifest, loaded, ensemble, fingerprint)
+    detector = Detector(directory, manifest, loaded, ensemble)
     if max_length is not None:
         detector.max_length = int(max_length)
         for member in loaded.values():

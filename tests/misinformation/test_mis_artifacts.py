@@ -50,6 +50,7 @@ def test_detector_predicts_with_the_contract_columns(artifacts: Path) -> None:
     words = det.explain("SHOCKING cover-up exposed! Share!", top_k=3)
     assert len(words) == 3 and all(isinstance(w, str) and isinstance(c, float) for w, c in words)
     assert det.token_attributions("any text") is None  # no transformer in the quick recipe
+    assert not det.has_transformer
     assert det.max_chars == det.max_length * 4
 
 
@@ -250,11 +251,16 @@ def test_an_unknown_member_kind_is_refused(copy: Path, edit_manifest: EditManife
         load_detector(copy, warm_up=False)
 
 
-def test_a_change_after_loading_is_noticed(copy: Path) -> None:
-    detector = load_detector(copy, warm_up=False)
-    assert detector.is_current() and detector.fingerprint == folder_fingerprint(copy)
+def test_a_change_after_loading_is_noticed(copy: Path, edit_manifest: EditManifest) -> None:
+    """The app keys its loaded models by this fingerprint: any change means a new load."""
+    before = folder_fingerprint(copy)
+    assert load_detector(copy, warm_up=False) and folder_fingerprint(copy) == before
     with open(copy / "features.skops", "ab") as handle:
         handle.write(b"x")
-    assert not detector.is_current()
+    changed = folder_fingerprint(copy)
+    assert changed != before
     with pytest.raises(ArtifactError, match=r"hash mismatch for features\.skops in models"):
         load_detector(copy, warm_up=False)
+    edit_manifest(copy, lambda m: m.update(created="later"), rehash=True)
+    assert folder_fingerprint(copy) != changed
+    assert folder_fingerprint(copy / "missing") == "missing"

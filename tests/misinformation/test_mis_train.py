@@ -83,6 +83,7 @@ def test_the_full_recipe_path_runs_at_tiny_scale(
     import datasets
     import torch
 
+    from misinfo.detector import load_detector
     from misinfo.evaluation import check_saved_models
     from misinfo.train import cross_dataset_check
     from misinfo.transformer import TransformerClassifier
@@ -124,6 +125,7 @@ def test_the_full_recipe_path_runs_at_tiny_scale(
     serving = check_saved_models(tmp_path / "models", outcome.splits["test"], recipe.int8_check_n)
     assert serving.batch_rows_out == serving.batch_rows_in and serving.batch_errors == 1
     assert serving.token_attributions and 0.0 <= serving.int8_agreement <= 1.0
+    assert load_detector(tmp_path / "models", members=["bert"], warm_up=False).has_transformer
     json.dumps(
         outcome.to_metrics() | result.to_metrics() | cross.to_metrics() | serving.to_metrics()
     )

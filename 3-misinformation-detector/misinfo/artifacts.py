@@ -387,9 +387,9 @@ def _check_hash(root: Path, path: Path, rel: str, expected: str) -> None:
 
 
 def folder_fingerprint(directory: str | Path) -> str:
-    """A cheap identity of the folder's current state (manifest bytes, and the size and
-    modification time of every file: stat calls only), so a server that caches loaded models
-    notices a change on the next request and loads (and verifies) again."""
+    """A cheap identity of the folder's current state (the manifest's bytes, and the size and
+    modification time of every file from stat calls; nothing else is read), so a server that
+    caches loaded models notices a change on the next request and loads (and verifies) again."""
     root = Path(directory)
     digest = hashlib.sha256()
     if not root.is_dir():
@@ -401,7 +401,7 @@ def folder_fingerprint(directory: str | Path) -> str:
                 f"{path.relative_to(root).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
             )
     manifest = root / MANIFEST_NAME
-    if manifest.is_file():
+    if manifest.is_file() and not manifest.is_symlink():  # a link is refused at load, unread
         digest.update(manifest.read_bytes())
     return digest.hexdigest()
 

@@ -20,7 +20,7 @@ if str(PROJECT_DIR) not in sys.path:  # `streamlit run` from the repo root must 
     sys.path.insert(0, str(PROJECT_DIR))
 
 from misinfo import highlight, upload  # noqa: E402
-from misinfo.artifacts import ArtifactError  # noqa: E402
+from misinfo.artifacts import ArtifactError, folder_fingerprint  # noqa: E402
 from misinfo.features import FEATURE_DESCRIPTIONS  # noqa: E402
 
 MODELS_ENV = "MISINFO_MODELS_DIR"
@@ -50,10 +50,17 @@ def models_dir() -> Path:
     return Path(configured).expanduser() if configured else PROJECT_DIR / "models"
 
 
-@st.cache_resource(show_spinner="Loading models (once per server)…")
-def get_detector(directory: str) -> Any:
-    """Load and hash-check the models once; failures are not cached, so training and
-    reloading the page picks the new models up."""
+def current_detector(directory: Path) -> Any:
+    """The loaded models, loaded again (and re-verified) when any file in the folder changed
+    since: the cache key holds the folder's fingerprint (manifest bytes, file sizes and
+    modification times), checked on every request."""
+    return get_detector(str(directory), folder_fingerprint(directory))
+
+
+@st.cache_resource(show_spinner="Loading and checking models…", max_entries=1)
+def get_detector(directory: str, fingerprint: str) -> Any:
+    """Load and hash-check the models once per folder state; failures are not cached, so
+    training and reloading the page picks the new models up."""
     from misinfo.detector import load_detector
 
     detector = load_detector(directory)
@@ -74,8 +81,12 @@ def warm_up(detector: Any) -> None:
 
 
 def show_missing_models(directory: Path, problem: str) -> None:
-    """The fresh-clone screen: what is wrong and the exact commands that fix it."""
-    st.error(f"No usable models in `{directory}`.\n\n{problem}")
+    """The fresh-clone screen: what is wrong and the exact commands that fix it. The loader's
+    reason may quote the manifest, so it is shown as plain text, and with the folder's name
+    instead of its path on the server."""
+    st.error(f"No usable models in the folder “{directory.name}”.")
+    st.text(problem.replace(str(directory), directory.name))
+    out = f"${MODELS_ENV}" if os.environ.get(MODELS_ENV, "").strip() else "models"
     st.markdown("**To get models**, from the repository root run:")
     st.code("make app", language="bash")
     st.markdown(
@@ -84,31 +95,35 @@ def show_missing_models(directory: Path, problem: str) -> None:
     )
     st.code(
         "cd 3-misinformation-detector\n"
-        f"python -m misinfo.train --recipe quick --data synthetic --out {directory}\n"
+        f"python -m misinfo.train --recipe quick --data synthetic --out {out}\n"
         "# real data (LIAR's official TSVs), better models:\n"
-        f"python -m misinfo.train --recipe quick --data liar:/path/to/liar --out {directory}",
+        f"python -m misinfo.train --recipe quick --data liar:/path/to/liar --out {out}",
         language="bash",
     )
     st.caption(f"Use another folder by setting {MODELS_ENV}=/path/to/models.")
 
 
 def render_sidebar(detector: Any, directory: Path) -> None:
-    """Which models answer, how well they did, what they learned from, and the limits."""
+    """Which models answer, how well they did, what they learned from, and the limits. Text
+    from the manifest is shown as plain text (st.text, tables, JSON), never as Markdown."""
     manifest = detector.manifest
     with st.sidebar:
         st.header("Models")
         names = getattr(manifest, "model_names", {}) or {}
         temps = getattr(manifest, "temperatures", {}) or {}
         for member in detector.member_names:
-            detail = names.get(member, "")
+            detail = str(names.get(member, ""))
             if "/" in detail and len(detail) > 40:  # a local folder: its name is enough
                 detail = (
                     Path(detail).name if Path(detail).name != "model" else Path(detail).parent.name
                 )
             temp = temps.get(member)
             extra = f" · T = {temp:.2f}" if isinstance(temp, int | float) else ""
-            st.markdown(f"- **{member}** {detail}{extra}")
-        st.caption(f"From `{directory}` · threshold {getattr(manifest, 'threshold', 0.5):.2f}")
+            st.text(f"• {member}: {detail}{extra}")
+        st.text(
+            f"Folder “{directory.name}” · threshold {getattr(manifest, 'threshold', 0.5):.2f}\n"
+            "Hash-checked on loading; loaded again when a file in it changes."
+        )
         training = getattr(manifest, "training_data", {}) or {}
         if highlight.mentions_synthetic(training):
             st.warning(
@@ -125,11 +140,10 @@ def render_sidebar(detector: Any, directory: Path) -> None:
         else:
             st.json(getattr(manifest, "metrics", {}) or {}, expanded=False)
         st.subheader("Training data")
-        for line in highlight.training_data_lines(training):
-            st.markdown(f"- {line}")
+        st.text("\n".join(f"• {line}" for line in highlight.training_data_lines(training)))
         with st.expander("All training-data details"):
             st.json(training)
-        st.caption(getattr(manifest, "label_meaning", ""))
+        st.text(str(getattr(manifest, "label_meaning", "")))
         st.subheader("Limits")
         st.markdown(LIMITS)
 
@@ -377,7 +391,7 @@ def main() -> None:
     )
     directory = models_dir()
     try:
-        detector = get_detector(str(directory))
+        detector = current_detector(directory)
     except ArtifactError as exc:
         show_missing_models(directory, str(exc))
         st.stop()

@@ -53,12 +53,11 @@ def resolve_models(explicit: str | None) -> tuple[Path, str]:
     default = PROJECT / "models"
     if (default / "manifest.json").is_file():
         return default, "models/"
-    from misinfo.train import train_to
+    from misinfo.train import train
 
     folder = Path(tempfile.mkdtemp(prefix="bench_app_models_"))
-    return train_to(
-        folder, recipe="quick", data="synthetic"
-    ), "quick synthetic (trained for this run)"
+    train("quick", "synthetic", folder, log=None)
+    return folder, "quick synthetic (trained for this run)"
 
 
 def time_analysis(detector: Any, repeats: int) -> dict[str, float]:

@@ -27,6 +27,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from misinfo.detector import load_detector  # noqa: E402
+from misinfo.models import MemberKind  # noqa: E402
 from misinfo.transformer import TransformerClassifier, quantize_dynamic_int8  # noqa: E402
 
 MAX_LENGTH = 256
@@ -123,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     models = Path(args.models)
     tmp = None
     if not (models / "manifest.json").is_file():
-        from misinfo.train import train_to
+        from misinfo.train import train
 
         tmp = tempfile.TemporaryDirectory()
-        models = train_to(Path(tmp.name) / "m", recipe="quick", data="synthetic")
+        models = Path(tmp.name) / "m"
+        train("quick", "synthetic", models, log=None)
         results["artifacts"] = "quick recipe on the synthetic corpus (no trained models found)"
     else:
         results["artifacts"] = str(models)
@@ -158,11 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     detector = load_detector(models, max_length=MAX_LENGTH)
 
     transformer_name = next(
-        (
-            m
-            for m in detector.member_names
-            if detector.manifest.member_kinds.get(m) == "transformer"
-        ),
+        (m for m in detector.member_names if detector.members[m].kind is MemberKind.TRANSFORMER),
         None,
     )
     if transformer_name is not None:
@@ -194,9 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     transformer.eval_batch_size = 16
 
     members: dict[str, Any] = {}
-    for name in detector.member_names:
-        if detector.manifest.member_kinds.get(name) != "transformer":
-            members[name] = detector.members[name].decision_function
+    for name, member in detector.members.items():
+        if member.kind is not MemberKind.TRANSFORMER:
+            members[name] = member.decision_function
     members["transformer_fp32"] = transformer.decision_function
     int8 = TransformerClassifier(str(tdir), max_length=MAX_LENGTH)
     int8.tokenizer, int8.model, int8.quantized = (

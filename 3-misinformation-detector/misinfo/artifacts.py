@@ -1,27 +1,44 @@
-"""Artifacts folder: the manifest (JSON) and safe (de)serialisation of every model file.
+"""Artifacts folder: the manifest (JSON), its integrity checks and safe (de)serialisation of
+every model file.
 
 Why: the app loads models from a folder a user can configure, so nothing here ever unpickles.
 scikit-learn models go through skops with an explicit list of trusted types, transformers
-through ``save_pretrained`` (safetensors), numbers through JSON; every file's sha256 is in the
-manifest and checked on load so a swapped or half-written file is caught with a clear error.
+through ``save_pretrained`` (safetensors), numbers through JSON. Integrity, checked on load:
+
+- ``manifest.sha256`` (sha256sum format) holds the hash of ``manifest.json``, so an edited
+  manifest (a threshold, a temperature, a member path) is refused;
+- every member path must be a relative path that resolves inside the folder, and every file of
+  a member must be listed in the manifest with its sha256 and match it; an unlisted or
+  outside path is refused before any file is opened, with a message that says nothing about
+  files outside the folder.
+
+The hashes catch edits, swaps and half-written copies; they are not a signature (whoever can
+write the folder can rewrite the hashes too).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from misinfo.labels import LABEL_MEANING, LABEL_NAMES
 
+if TYPE_CHECKING:
+    from misinfo.train import TrainOutcome
+
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_HASH_NAME = "manifest.sha256"
+MANIFEST_VERSION = 2  # 2: manifest.sha256 beside it, member paths confined to the folder
 HOW_TO_GET_MODELS = (
     "run `make app` (trains the quick models first) or "
     "`python -m misinfo.train --recipe quick --data synthetic --out {dir}` "
@@ -139,102 +156,254 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+_NOT_HASHED = {MANIFEST_NAME, MANIFEST_HASH_NAME}
+
+
 def hash_artifact_files(directory: str | Path) -> dict[str, str]:
-    """sha256 of every file under the folder except the manifest itself (sorted, posix paths)."""
+    """sha256 of every file under the folder except the manifest and its hash (sorted, posix
+    paths)."""
     root = Path(directory)
     hashes: dict[str, str] = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.name != MANIFEST_NAME:
+        if path.is_file() and path.relative_to(root).as_posix() not in _NOT_HASHED:
             hashes[path.relative_to(root).as_posix()] = sha256_file(path)
     return hashes
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def save_manifest(directory: str | Path, manifest: Manifest) -> Path:
-    """Hash every artifact file, then write manifest.json (written last, so its presence
-    means the folder is complete)."""
+    """Hash every artifact file, write manifest.json, then manifest.sha256 (written last, so
+    its presence means the folder is complete)."""
     root = Path(directory)
+    (root / MANIFEST_HASH_NAME).unlink(missing_ok=True)
     manifest.files = hash_artifact_files(root)
     if not manifest.versions:
         manifest.versions = library_versions()
     path = root / MANIFEST_NAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest.to_dict(), indent=2, default=_json_default, sort_keys=False))
-    tmp.replace(path)
+    text = json.dumps(manifest.to_dict(), indent=2, default=_json_default, sort_keys=False)
+    _write_atomically(path, text)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    _write_atomically(root / MANIFEST_HASH_NAME, f"{digest}  {MANIFEST_NAME}\n")
     return path
 
 
-def load_manifest(directory: str | Path) -> Manifest:
-    """Read and validate manifest.json; raise ArtifactError saying how to fix any problem."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise ArtifactError(
-            f"no models in {root}: the folder does not exist. To create it, "
-            + HOW_TO_GET_MODELS.format(dir=root)
-        )
-    path = root / MANIFEST_NAME
+def save_artifacts(outcome: TrainOutcome, out_dir: str | Path) -> Path:
+    """Write every member in its safe format, then the manifest with per-file hashes and
+    manifest.sha256 (the folder is incomplete until both exist)."""
+    from misinfo.features import feature_quantiles
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (MANIFEST_HASH_NAME, MANIFEST_NAME):
+        (out / stale).unlink(missing_ok=True)
+    paths: dict[str, str] = {}
+    for name, member in outcome.members.items():
+        paths[name] = member.artifact_name(name)
+        member.save(out / paths[name])
+    train = outcome.splits["train"]
+    manifest = Manifest(
+        members=list(outcome.members),
+        files={},
+        threshold=0.5,
+        temperatures={k: float(v) for k, v in outcome.temperatures.items()},
+        ensemble={k: e.to_dict() for k, e in outcome.ensembles.items()},
+        model_names=dict(outcome.model_names),
+        member_kinds={name: str(m.kind) for name, m in outcome.members.items()},
+        member_paths=paths,
+        max_length=outcome.recipe.max_length,
+        metrics={k: {mk: float(mv) for mk, mv in v.items()} for k, v in outcome.metrics.items()},
+        training_data={
+            "description": outcome.data_description,
+            "rows": {k: len(v) for k, v in outcome.splits.items()},
+            "fake_share_train": float(train["label"].mean()),
+            "sha256": sha256_texts(train["text"].tolist(), train["label"].to_numpy()),
+            "cleaning": outcome.cleaning.to_dict(),
+            "metrics_split": "test",
+        },
+        feature_distribution=feature_quantiles(outcome.features["train"]),
+        feature_names=list(outcome.features["train"].columns),
+        recipe=outcome.recipe.as_dict(),
+        versions=library_versions(),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    save_manifest(out, manifest)
+    return out
+
+
+def _read_verified_manifest(root: Path) -> bytes:
+    """manifest.json's bytes, after checking them against manifest.sha256 (read once, so the
+    bytes parsed are the bytes checked)."""
+    path, hash_path = root / MANIFEST_NAME, root / MANIFEST_HASH_NAME
     if not path.is_file():
         raise ArtifactError(
             f"no models in {root}: {MANIFEST_NAME} is missing (not trained yet, or training did "
             "not finish). To create it, " + HOW_TO_GET_MODELS.format(dir=root)
         )
+    for own in (MANIFEST_NAME, MANIFEST_HASH_NAME):  # a link to a file elsewhere is not opened
+        inside(root, own, "the manifest file (or a link to it)")
+    data = path.read_bytes()
+    if not hash_path.is_file():
+        raise ArtifactError(
+            f"{MANIFEST_HASH_NAME} is missing in {root.name}: the folder was written by an older "
+            "version of misinfo, training did not finish, or the manifest was replaced. Do not "
+            "load it; retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
+        )
+    expected = hash_path.read_text(encoding="ascii", errors="replace").split(" ")[0].strip()
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ArtifactError(
+            f"{MANIFEST_NAME} in {root.name} does not match {MANIFEST_HASH_NAME}: it was edited "
+            "after training (a threshold, a temperature or a member path, for example) or copied "
+            "incompletely. Do not load it; retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
+        )
+    return data
+
+
+def load_manifest(directory: str | Path) -> Manifest:
+    """Read manifest.json, check it against manifest.sha256 and validate it (every path in it
+    must stay inside the folder); raise ArtifactError saying how to fix any problem."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ArtifactError(
+            f"no models in {root}: the folder does not exist. To create it, "
+            + HOW_TO_GET_MODELS.format(dir=root.name)
+        )
+    where = f"{MANIFEST_NAME} in {root.name}"
+    data = _read_verified_manifest(root)
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(
-            f"{path} is not valid JSON ({exc}); retrain: " + HOW_TO_GET_MODELS.format(dir=root)
+            f"{where} is not valid JSON ({exc}); retrain: "
+            + HOW_TO_GET_MODELS.format(dir=root.name)
         ) from exc
     if raw.get("manifest_version") != MANIFEST_VERSION:
         raise ArtifactError(
-            f"{path} has manifest_version {raw.get('manifest_version')!r}, this code reads "
-            f"{MANIFEST_VERSION}; retrain: " + HOW_TO_GET_MODELS.format(dir=root)
+            f"{where} has manifest_version {raw.get('manifest_version')!r}, this code reads "
+            f"{MANIFEST_VERSION}; retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
         )
     known = set(Manifest.__dataclass_fields__)
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ArtifactError(
-            f"{path} has unknown fields {unknown}; was it written by a newer version?"
+            f"{where} has unknown fields {unknown}; was it written by a newer version?"
         )
     try:
         manifest = Manifest(**raw)
     except TypeError as exc:
         raise ArtifactError(
-            f"{path} is incomplete ({exc}); retrain: " + HOW_TO_GET_MODELS.format(dir=root)
+            f"{where} is incomplete ({exc}); retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
         ) from exc
     if list(manifest.label_names) != list(LABEL_NAMES):
         raise ArtifactError(
-            f"{path} says labels are {manifest.label_names}, this code expects {list(LABEL_NAMES)}"
+            f"{where} says labels are {manifest.label_names}, this code expects {list(LABEL_NAMES)}"
         )
     if not manifest.members:
         raise ArtifactError(
-            f"{path} lists no member models; retrain: " + HOW_TO_GET_MODELS.format(dir=root)
+            f"{where} lists no member models; retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
         )
+    for rel in manifest.files:
+        inside(root, rel, "the manifest's listed file")
+    for name in manifest.members:
+        if name not in manifest.member_paths or name not in manifest.member_kinds:
+            raise ArtifactError(f"{where} does not say how to load member {name!r}; retrain")
+        inside(root, manifest.member_paths[name], f"the manifest's path of member {name!r}")
     return manifest
 
 
-def verify_files(
-    directory: str | Path, manifest: Manifest, prefixes: list[str] | None = None
-) -> None:
-    """Check each file listed in the manifest (optionally only under ``prefixes``) exists and
-    matches its sha256, so a tampered or truncated file never reaches a loader."""
+def inside(root: Path, rel: str, what: str) -> Path:
+    """``root / rel`` if ``rel`` is a relative path that stays inside ``root`` (symbolic links
+    resolved); otherwise an ArtifactError that repeats only the manifest's own text, so it
+    tells nothing about what exists outside the folder. Nothing is opened here."""
+    pure = PurePosixPath(rel)
+    refused = (
+        not rel
+        or "\\" in rel
+        or pure.is_absolute()
+        or PureWindowsPath(rel).drive != ""
+        or any(part in ("..", ".") for part in pure.parts)
+        or rel != pure.as_posix()
+    )
+    path = root / pure
+    if refused or not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
+        raise ArtifactError(
+            f"{what} {rel!r} is not a path inside the models folder {root.name!r}. Refusing to "
+            "load anything from it; retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
+        )
+    return path
+
+
+def _listed_under(manifest: Manifest, rel: str) -> list[str]:
+    return [f for f in manifest.files if f == rel or f.startswith(rel.rstrip("/") + "/")]
+
+
+def verify_members(directory: str | Path, manifest: Manifest, members: Sequence[str]) -> None:
+    """Check every file of the named members before a loader sees it: the member's path stays
+    inside the folder, is listed in the manifest, holds no unlisted file, and every listed file
+    exists and matches its sha256."""
     root = Path(directory)
-    for rel, expected in manifest.files.items():
-        if prefixes is not None and not any(
-            rel == p or rel.startswith(p.rstrip("/") + "/") for p in prefixes
-        ):
-            continue
-        path = root / rel
-        if not path.is_file():
+    for name in members:
+        rel = manifest.member_paths[name]
+        path = inside(root, rel, f"the manifest's path of member {name!r}")
+        listed = _listed_under(manifest, rel)
+        if not listed:
             raise ArtifactError(
-                f"{path} is listed in the manifest but missing; the folder is incomplete. Retrain: "
-                + HOW_TO_GET_MODELS.format(dir=root)
+                f"member {name!r} ({rel}) is not listed in the manifest's file hashes, so it "
+                "cannot be checked. Refusing to load it; retrain: "
+                + HOW_TO_GET_MODELS.format(dir=root.name)
             )
-        actual = sha256_file(path)
-        if actual != expected:
-            raise ArtifactError(
-                f"hash mismatch for {path}: manifest has {expected[:12]}..., file has {actual[:12]}... "
-                "The file was changed after training (or copied incompletely). Do not load it; "
-                "retrain: " + HOW_TO_GET_MODELS.format(dir=root)
+        if path.is_dir():
+            present = sorted(p.relative_to(root).as_posix() for p in path.rglob("*") if p.is_file())
+            unlisted = [p for p in present if p not in manifest.files]
+            if unlisted:
+                raise ArtifactError(
+                    f"member {name!r} holds files the manifest does not list: {unlisted[:5]}. "
+                    "Something was added after training; remove them or retrain: "
+                    + HOW_TO_GET_MODELS.format(dir=root.name)
+                )
+        for file in listed:
+            _check_hash(
+                root, inside(root, file, "the manifest's listed file"), file, manifest.files[file]
             )
+
+
+def _check_hash(root: Path, path: Path, rel: str, expected: str) -> None:
+    if not path.is_file():
+        raise ArtifactError(
+            f"{rel} is listed in the manifest of {root.name} but missing; the folder is "
+            "incomplete. Retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
+        )
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ArtifactError(
+            f"hash mismatch for {rel} in {root.name}: manifest has {expected[:12]}..., file has "
+            f"{actual[:12]}... The file was changed after training (or copied incompletely). "
+            "Do not load it; retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
+        )
+
+
+def folder_fingerprint(directory: str | Path) -> str:
+    """A cheap identity of the folder's current state (the manifest's bytes, and the size and
+    modification time of every file from stat calls; nothing else is read), so a server that
+    caches loaded models notices a change on the next request and loads (and verifies) again."""
+    root = Path(directory)
+    digest = hashlib.sha256()
+    if not root.is_dir():
+        return "missing"
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(
+                f"{path.relative_to(root).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
+            )
+    manifest = root / MANIFEST_NAME
+    if manifest.is_file() and not manifest.is_symlink():  # a link is refused at load, unread
+        digest.update(manifest.read_bytes())
+    return digest.hexdigest()
 
 
 def save_skops(model: Any, path: str | Path) -> Path:

@@ -131,7 +131,7 @@ def near_duplicate_pairs(
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
     same = texts_b is None
-    corpus = texts_a if same else texts_a + list(texts_b)
+    corpus = texts_a if texts_b is None else texts_a + list(texts_b)
     if not corpus:
         return []
     hashed = HashingVectorizer(

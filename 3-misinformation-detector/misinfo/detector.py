@@ -15,17 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from misinfo.artifacts import ArtifactError, Manifest, load_manifest, verify_files
-from misinfo.ensemble import Ensemble
+from misinfo.artifacts import ArtifactError, Manifest, load_manifest, verify_members
+from misinfo.ensemble import Ensemble, ensemble_key
 from misinfo.labels import FAKE, LABEL_NAMES
+from misinfo.models import MemberKind, SavedMember
 from mlshared.calibration import apply_temperature
 
 CHARS_PER_TOKEN = 4  # rough English average; used to turn the token limit into a character hint
-
-
-def ensemble_key(members: Sequence[str]) -> str:
-    """Key of the ensemble fitted for exactly this set of members."""
-    return "+".join(sorted(members))
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
@@ -52,7 +48,7 @@ class Detector:
         self,
         directory: Path,
         manifest: Manifest,
-        members: dict[str, Any],
+        members: dict[str, SavedMember],
         ensemble: Ensemble | None,
     ) -> None:
         self.directory = directory
@@ -108,11 +104,10 @@ class Detector:
     def explain(self, text: str, top_k: int = 15) -> list[tuple[str, float]]:
         """Signed word contributions toward "fake" (TF-IDF weight x value) from the linear
         TF-IDF member; empty list if that member is not loaded."""
+        from misinfo.models import TfidfLogReg
+
         check_texts([text])
-        tfidf = next(
-            (m for n, m in self.members.items() if self.manifest.member_kinds.get(n) == "tfidf"),
-            None,
-        )
+        tfidf = next((m for m in self.members.values() if isinstance(m, TfidfLogReg)), None)
         if tfidf is None:
             return []
         return tfidf.explain(text, top_k=top_k)
@@ -121,12 +116,16 @@ class Detector:
         """Gradient x input token attributions from the (first) transformer member, or None
         when no transformer is loaded or it was quantised (int8 has no gradients)."""
         check_texts([text])
-        for name, member in self.members.items():
-            if self.manifest.member_kinds.get(name) == "transformer" and not getattr(
-                member, "quantized", False
-            ):
-                return member.token_attributions(text)
+        for member in self.members.values():
+            if member.kind is MemberKind.TRANSFORMER and not getattr(member, "quantized", False):
+                return member.token_attributions(text)  # type: ignore[attr-defined]
         return None
+
+    @property
+    def has_transformer(self) -> bool:
+        """Whether a transformer member answers (it truncates long texts, and gives token
+        attributions unless quantised)."""
+        return any(m.kind is MemberKind.TRANSFORMER for m in self.members.values())
 
     def features(self, texts: Sequence[str]) -> pd.DataFrame:
         """The style features of the texts (for comparing with manifest.feature_distribution)."""
@@ -136,26 +135,19 @@ class Detector:
 
 
 def _load_member(directory: Path, manifest: Manifest, name: str, quantize_int8: bool) -> Any:
-    kind = manifest.member_kinds.get(name)
-    rel = manifest.member_paths.get(name)
-    if kind is None or rel is None:
-        raise ArtifactError(f"manifest in {directory} does not say how to load member {name!r}")
-    path = directory / rel
-    if kind == "tfidf":
-        from misinfo.models import TfidfLogReg
-
-        return TfidfLogReg.load(path)
-    if kind == "features":
-        from misinfo.models import FeatureModel
-
-        return FeatureModel.load(path)
-    if kind == "transformer":
-        from misinfo.transformer import TransformerClassifier
-
-        return TransformerClassifier.load(
-            path, name=name, max_length=manifest.max_length, quantize_int8=quantize_int8
-        )
-    raise ArtifactError(f"unknown member kind {kind!r} for {name!r} in {directory}/manifest.json")
+    try:
+        kind = MemberKind(manifest.member_kinds[name])
+    except ValueError as exc:
+        raise ArtifactError(
+            f"unknown member kind {manifest.member_kinds[name]!r} for {name!r} in the manifest of "
+            f"{directory.name}; known kinds: {[str(k) for k in MemberKind]}"
+        ) from exc
+    return kind.member_class().load(
+        directory / manifest.member_paths[name],
+        name=name,
+        max_length=manifest.max_length,
+        quantize_int8=quantize_int8,
+    )
 
 
 def load_detector(
@@ -177,20 +169,16 @@ def load_detector(
     unknown = [m for m in names if m not in manifest.members]
     if unknown or not names:
         raise ArtifactError(
-            f"unknown members {unknown or names} in {directory}; available: {manifest.members}"
+            f"unknown members {unknown or names} in {directory.name}; available: {manifest.members}"
         )
-    verify_files(
-        directory,
-        manifest,
-        prefixes=[manifest.member_paths[m] for m in names if m in manifest.member_paths],
-    )
+    verify_members(directory, manifest, names)
     loaded = {name: _load_member(directory, manifest, name, quantize_int8) for name in names}
     ensemble = None
     if len(names) > 1:
         key = ensemble_key(names)
         if key not in manifest.ensemble:
             raise ArtifactError(
-                f"no ensemble was fitted for members {names} in {directory}; available combinations: "
+                f"no ensemble was fitted for members {names} in {directory.name}; available combinations: "
                 f"{sorted(manifest.ensemble)}"
             )
         ensemble = Ensemble.from_dict(manifest.ensemble[key])

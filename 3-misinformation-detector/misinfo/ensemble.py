@@ -5,14 +5,30 @@ so no number used for selection or calibration comes from data the combiner was 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import expit, logit
 
-from misinfo.models import logit, sigmoid
 from mlshared.calibration import apply_temperature, fit_temperature, nll_at_temperature
+
+VOTE_EPS = (
+    1e-6  # averaged probabilities are clipped to [eps, 1 - eps] so their log-odds stay finite
+)
+
+
+def ensemble_key(members: Iterable[str]) -> str:
+    """Key of the ensemble fitted for exactly this set of members (order does not matter)."""
+    return "+".join(sorted(members))
+
+
+def soft_vote(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Log-odds of the weighted average of the members' probabilities."""
+    p = expit(np.asarray(z, dtype=float)) @ np.asarray(weights, dtype=float)
+    return logit(np.clip(p, VOTE_EPS, 1 - VOTE_EPS))
 
 
 def fit_voting_weights(z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -20,12 +36,11 @@ def fit_voting_weights(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     m = z.shape[1]
     if m == 1:
         return np.ones(1)
-    p = sigmoid(z)
 
     def loss(theta: np.ndarray) -> float:
         w = np.exp(theta - theta.max())
         w /= w.sum()
-        return nll_at_temperature(logit(p @ w), y)
+        return nll_at_temperature(soft_vote(z, w), y)
 
     res = minimize(
         loss,
@@ -62,7 +77,7 @@ class Ensemble:
         """Ensemble log-odds (before the ensemble temperature) from calibrated member log-odds."""
         z = np.asarray(z, dtype=float).reshape(len(z), -1)
         if self.method == "voting":
-            return logit(sigmoid(z) @ np.asarray(self.weights))
+            return soft_vote(z, np.asarray(self.weights))
         return self.intercept + z @ np.asarray(self.coef)
 
     def p_fake(self, z: np.ndarray) -> np.ndarray:
@@ -87,7 +102,7 @@ def _oof(z: np.ndarray, y: np.ndarray, method: str, folds: int, seed: int) -> np
     for tr, te in StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(z, y):
         if method == "voting":
             w = fit_voting_weights(z[tr], y[tr])
-            out[te] = logit(sigmoid(z[te]) @ w)
+            out[te] = soft_vote(z[te], w)
         else:
             b, a = fit_stacker(z[tr], y[tr])
             out[te] = b + z[te] @ a
@@ -109,7 +124,7 @@ def fit_ensemble(
     y = np.asarray(y_valid).astype(int)
     oof = {m: _oof(z, y, m, folds, seed) for m in ("voting", "stacking")}
     nll = {m: nll_at_temperature(v, y) for m, v in oof.items()}
-    chosen = min(nll, key=nll.get) if method == "auto" else method
+    chosen = min(nll, key=lambda m: nll[m]) if method == "auto" else method
     if chosen not in ("voting", "stacking"):
         raise ValueError(f"method must be voting, stacking or auto, got {method!r}")
     ens = Ensemble(

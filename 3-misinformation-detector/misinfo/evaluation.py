@@ -1,18 +1,40 @@
-"""Honest evaluation: point metrics, calibration, paired tests, leak probes and error analysis.
+"""Honest evaluation: point metrics, calibration, paired tests, leak probes, error analysis
+and the check that the saved models serve the way the app and the batch command use them.
 
 Metrics come from scikit-learn and ``mlshared`` (ECE, reliability bins, McNemar) so every
-project measures the same way.
+project measures the same way. Each result object reports itself with ``to_metrics()`` (plain
+JSON-able values) for the notebook's metrics file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from misinfo.labels import FAKE, LABEL_NAMES
+
+# Columns a metadata-only leak probe may use (LIAR: speaker and credit history; ISOT: subject,
+# date); the ones a dataset lacks are skipped.
+METADATA_COLUMNS: list[str] = [
+    "speaker",
+    "speaker_job",
+    "state",
+    "party",
+    "context",
+    "subject",
+    "barely_true_count",
+    "false_count",
+    "half_true_count",
+    "mostly_true_count",
+    "pants_on_fire_count",
+    "date",
+]
+DATELINE_PATTERN = r"\(Reuters\)"
 
 
 def binary_metrics(
@@ -145,7 +167,7 @@ def metadata_probe(
     return {"columns": cols, **binary_metrics(test["label"].to_numpy(), p)}
 
 
-def pattern_probe(texts: Sequence[str], y: np.ndarray, pattern: str) -> dict[str, float]:
+def pattern_probe(texts: Sequence[str], y: np.ndarray, pattern: str) -> dict[str, Any]:
     """Predict "real" iff a regex (e.g. an agency dateline) is present: how much does it alone
     separate the classes? Reports coverage per class and the rule's accuracy."""
     import re
@@ -197,4 +219,159 @@ def error_rates_by_length(
         df.groupby("length_bin", observed=True)["correct"]
         .agg(["mean", "size"])
         .rename(columns={"mean": "accuracy", "size": "n"})
+    )
+
+
+@dataclass
+class LeakProbes:
+    """How much of the label can be read without the text's content: a metadata-only model,
+    and a dateline rule on the raw and on the cleaned test split."""
+
+    results: dict[str, dict[str, Any]]
+
+    def table(self) -> pd.DataFrame:
+        """One row per probe."""
+        return pd.DataFrame(self.results).T
+
+    def to_metrics(self) -> dict[str, Any]:
+        """For the metrics JSON."""
+        return self.results
+
+
+def leak_probes(
+    raw: Mapping[str, pd.DataFrame], clean: Mapping[str, pd.DataFrame], seed: int = 0
+) -> LeakProbes:
+    """The three probes the notebook reports (metadata on raw train -> raw test, and the
+    "(Reuters)" rule before and after cleaning)."""
+    return LeakProbes(
+        {
+            "metadata_only": metadata_probe(raw["train"], raw["test"], METADATA_COLUMNS, seed=seed),
+            "dateline_rule_raw": pattern_probe(
+                raw["test"]["text"], raw["test"]["label"].to_numpy(), DATELINE_PATTERN
+            ),
+            "dateline_rule_cleaned": pattern_probe(
+                clean["test"]["text"], clean["test"]["label"].to_numpy(), DATELINE_PATTERN
+            ),
+        }
+    )
+
+
+@dataclass
+class Evaluation:
+    """Test-split results of a trained ensemble and its members (same items for all)."""
+
+    table: pd.DataFrame  # binary_metrics per model, calibrated probabilities
+    calibration: pd.DataFrame  # ECE / NLL before and after temperature scaling
+    mcnemar: pd.DataFrame  # ensemble vs each member, Holm-adjusted
+    verdict: str
+
+    def to_metrics(self) -> dict[str, Any]:
+        """For the metrics JSON."""
+        return {
+            "test": self.table.to_dict(orient="index"),
+            "calibration": self.calibration.to_dict(orient="index"),
+            "mcnemar_vs_ensemble": self.mcnemar.to_dict(orient="index"),
+            "verdict": self.verdict,
+        }
+
+
+def evaluate(
+    y: np.ndarray,
+    p_calibrated: Mapping[str, np.ndarray],
+    p_uncalibrated: Mapping[str, np.ndarray],
+    ensemble: str = "ensemble",
+    threshold: float = 0.5,
+) -> Evaluation:
+    """Metrics table, calibration table, McNemar of ``ensemble`` against every other model,
+    and the verdict sentence, from per-model test probabilities."""
+    y = np.asarray(y).astype(int)
+    table = metrics_table(y, dict(p_calibrated), threshold)
+    preds = {m: (np.asarray(p) >= threshold).astype(int) for m, p in p_calibrated.items()}
+    ens = preds.pop(ensemble)
+    return Evaluation(
+        table=table,
+        calibration=calibration_table(y, dict(p_uncalibrated), dict(p_calibrated)),
+        mcnemar=mcnemar_vs_members(y, ens, preds),
+        verdict=ensemble_verdict(table, ensemble),
+    )
+
+
+@dataclass
+class CrossDataset:
+    """The saved models on another dataset (empty table and a note when skipped)."""
+
+    dataset: str
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    direction_check: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    def to_metrics(self) -> dict[str, Any]:
+        """For the metrics JSON."""
+        return {
+            "dataset": self.dataset,
+            "note": self.note,
+            "label_direction_check": self.direction_check,
+            "metrics": self.table.to_dict(orient="index"),
+        }
+
+
+@dataclass
+class ServingCheck:
+    """The saved folder used as the app and the batch command use it: a few predictions with
+    their reasons, a CSV with an empty row scored by the batch path, and int8 against fp32."""
+
+    predictions: pd.DataFrame
+    explanation: list[tuple[str, float]]
+    token_attributions: list[tuple[str, float]] | None
+    batch_rows_in: int
+    batch_rows_out: int
+    batch_errors: int
+    int8_n: int
+    int8_agreement: float
+
+    def to_metrics(self) -> dict[str, Any]:
+        """For the metrics JSON."""
+        return {
+            "batch": {
+                "rows_in": self.batch_rows_in,
+                "rows_out": self.batch_rows_out,
+                "errors": self.batch_errors,
+            },
+            "int8_label_agreement": self.int8_agreement,
+            "int8_texts": self.int8_n,
+        }
+
+
+def check_saved_models(
+    artifacts_dir: str | Path, test: pd.DataFrame, int8_n: int | None = None, batch_rows: int = 50
+) -> ServingCheck:
+    """Load the folder like the app, score ``batch_rows`` test rows (one blanked) through the
+    batch command's CSV path, and compare int8 with fp32 labels on ``int8_n`` test texts."""
+    import tempfile
+
+    from misinfo.batch import predict_csv
+    from misinfo.detector import load_detector
+
+    detector = load_detector(artifacts_dir)
+    texts = test["text"].tolist()
+    sample = test.head(batch_rows).rename(columns={"text": "statement"})
+    sample.loc[sample.index[min(3, len(sample) - 1)], "statement"] = "   "  # kept, with an error
+    with tempfile.TemporaryDirectory() as tmp:
+        sample.to_csv(Path(tmp) / "in.csv", index=False)
+        report = predict_csv(
+            Path(tmp) / "in.csv", Path(tmp) / "out.csv", detector, "statement", progress=False
+        )
+        rows_out = len(pd.read_csv(Path(tmp) / "out.csv"))
+    int8_texts = texts[:int8_n]
+    int8 = load_detector(artifacts_dir, quantize_int8=True)
+    agreement = (int8.predict(int8_texts)["label"] == detector.predict(int8_texts)["label"]).mean()
+    return ServingCheck(
+        predictions=detector.predict(texts[:3]),
+        explanation=detector.explain(texts[0], top_k=8),
+        token_attributions=detector.token_attributions(texts[0]),
+        batch_rows_in=len(sample),
+        batch_rows_out=rows_out,
+        batch_errors=report.errors,
+        int8_n=len(int8_texts),
+        int8_agreement=float(agreement),
     )

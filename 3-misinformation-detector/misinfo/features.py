@@ -151,15 +151,3 @@ def feature_quantiles(
         stats["std"] = float(col.std())
         out[name] = stats
     return out
-
-
-def percentile_in_training(value: float, stats: dict[str, float]) -> float:
-    """Approximate percentile (0-100) of ``value`` within the stored training quantiles."""
-    keys = sorted(k for k in stats if k.startswith("q"))
-    qs = np.array([float(k[1:]) for k in keys])
-    vals = np.array([stats[k] for k in keys])
-    if value <= vals[0]:
-        return float(qs[0]) if value == vals[0] else 0.0
-    if value >= vals[-1]:
-        return float(qs[-1]) if value == vals[-1] else 100.0
-    return float(np.interp(value, vals, qs))

@@ -1,5 +1,6 @@
-"""Classical members behind one interface: ``fit(texts, y)``, ``decision_function(texts)``
-(log-odds of "fake") and ``predict_proba(texts)`` ((n, 2): [p_real, p_fake]).
+"""Members behind one interface: ``fit(texts, y)``, ``decision_function(texts)`` (log-odds of
+"fake") and ``predict_proba(texts)`` ((n, 2): [p_real, p_fake]), and the typed registry that
+saves and loads each kind of member.
 
 Log-odds are the common currency because temperature scaling and stacking work on them.
 """
@@ -7,14 +8,35 @@ Log-odds are the common currency because temperature scaling and stacking work o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from misinfo.artifacts import load_skops, save_skops
 from misinfo.features import FEATURE_NAMES, text_features
+
+
+class MemberKind(StrEnum):
+    """The kinds of member a manifest may name; each maps to the class that saves and loads it."""
+
+    TFIDF = "tfidf"
+    FEATURES = "features"
+    TRANSFORMER = "transformer"
+
+    def member_class(self) -> type[SavedMember]:
+        """The class behind this kind (the transformer class is imported only when needed:
+        torch is heavy and the quick models do not use it)."""
+        if self is MemberKind.TFIDF:
+            return TfidfLogReg
+        if self is MemberKind.FEATURES:
+            return FeatureModel
+        from misinfo.transformer import TransformerClassifier
+
+        return TransformerClassifier
 
 
 @runtime_checkable
@@ -28,18 +50,20 @@ class Member(Protocol):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    z = np.asarray(z, dtype=float)
-    return np.where(
-        z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z)))
-    )
+class SavedMember(Member, Protocol):
+    """A member that knows its kind and how it is written to / read from an artifacts folder."""
 
+    kind: ClassVar[MemberKind]
 
-def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Inverse of sigmoid with clipping, for members that only give probabilities."""
-    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
-    return np.log(p / (1 - p))
+    @staticmethod
+    def artifact_name(name: str) -> str: ...
+
+    def save(self, path: str | Path) -> Path: ...
+
+    @classmethod
+    def load(
+        cls, path: str | Path, name: str = "", max_length: int = 256, quantize_int8: bool = False
+    ) -> Self: ...
 
 
 def two_column(p_fake: np.ndarray) -> np.ndarray:
@@ -51,7 +75,7 @@ def two_column(p_fake: np.ndarray) -> np.ndarray:
 def slim_vectorizer(vectorizer: Any) -> None:
     """Make a fitted TfidfVectorizer small and fast to load with skops: drop ``stop_words_``
     (terms cut by min_df/max_features, introspection only) and store the vocabulary's indices
-    as Python ints (numpy ints become one .npy file each: 23 MB and 12 s to load for LIAR)."""
+    as Python ints (skops writes numpy ints as one .npy file each; README, "Artifacts")."""
     vectorizer.stop_words_ = None
     vectorizer.vocabulary_ = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
 
@@ -59,17 +83,28 @@ def slim_vectorizer(vectorizer: Any) -> None:
 class _SkopsPipeline:
     """Persistence shared by the scikit-learn members: one pipeline in a skops file."""
 
+    kind: ClassVar[MemberKind]
+    name: str
     pipeline: Any
+
+    @staticmethod
+    def artifact_name(name: str) -> str:
+        """File name of the member in an artifacts folder."""
+        return f"{name}.skops"
 
     def save(self, path: str | Path) -> Path:
         """Write the pipeline as a skops file (no pickle)."""
         return save_skops(self.pipeline, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Load from a skops file with the trusted-types check."""
+    def load(
+        cls, path: str | Path, name: str = "", max_length: int = 256, quantize_int8: bool = False
+    ) -> Self:
+        """Load from a skops file with the trusted-types check (``max_length`` and
+        ``quantize_int8`` concern transformers; accepted so every kind loads the same way)."""
         obj = cls.__new__(cls)
         obj.pipeline = load_skops(path)
+        obj.name = name or str(cls.kind)
         return obj
 
 
@@ -77,11 +112,17 @@ class TfidfLogReg(_SkopsPipeline):
     """TF-IDF (word 1-2 grams, sublinear tf) + logistic regression: the baseline, and the
     model whose weights explain a prediction word by word."""
 
-    name = "tfidf"
+    kind = MemberKind.TFIDF
 
     def __init__(
-        self, c: float = 4.0, max_features: int = 200_000, min_df: int = 2, seed: int = 0
+        self,
+        c: float = 4.0,
+        max_features: int = 200_000,
+        min_df: int = 2,
+        seed: int = 0,
+        name: str = "tfidf",
     ) -> None:
+        self.name = name
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import Pipeline
@@ -120,7 +161,7 @@ class TfidfLogReg(_SkopsPipeline):
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 2) uncalibrated probabilities."""
-        return two_column(sigmoid(self.decision_function(texts)))
+        return two_column(expit(self.decision_function(texts)))
 
     def explain(self, text: str, top_k: int = 15) -> list[tuple[str, float]]:
         """Signed contributions toward "fake" (weight x tf-idf value) per word; a bigram's
@@ -152,21 +193,14 @@ class TfidfLogReg(_SkopsPipeline):
 _LOG_COLUMNS = ["n_chars", "n_words", "url_count", "exclamations", "questions", "quotes"]
 
 
-def _prepare(features: pd.DataFrame) -> np.ndarray:
-    """log1p on heavy-tailed counts so a linear model is not dominated by a few long texts."""
-    f = features[FEATURE_NAMES].copy()
-    for col in _LOG_COLUMNS:
-        f[col] = np.log1p(f[col].clip(lower=0))
-    return f.to_numpy(dtype=float)
-
-
 class FeatureModel(_SkopsPipeline):
     """Logistic regression on standardised style features (features.py): interpretable by
     construction, and a different view of the text than word identities."""
 
-    name = "features"
+    kind = MemberKind.FEATURES
 
-    def __init__(self, c: float = 1.0, seed: int = 0) -> None:
+    def __init__(self, c: float = 1.0, seed: int = 0, name: str = "features") -> None:
+        self.name = name
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
@@ -188,21 +222,30 @@ class FeatureModel(_SkopsPipeline):
     ) -> FeatureModel:
         """Fit on texts (or precomputed ``features`` to avoid recomputing them)."""
         f = text_features(texts) if features is None else features
-        self.pipeline.fit(_prepare(f), np.asarray(y))
+        self.pipeline.fit(self.inputs(f), np.asarray(y))
         return self
+
+    @staticmethod
+    def inputs(features: pd.DataFrame) -> np.ndarray:
+        """The matrix the pipeline sees: log1p on heavy-tailed counts, so a linear model is not
+        dominated by a few long texts (also what permutation importance must shuffle)."""
+        f = features[FEATURE_NAMES].copy()
+        for col in _LOG_COLUMNS:
+            f[col] = np.log1p(f[col].clip(lower=0))
+        return f.to_numpy(dtype=float)
 
     def decision_function(
         self, texts: Sequence[str], features: pd.DataFrame | None = None
     ) -> np.ndarray:
         """Log-odds of fake."""
         f = text_features(texts) if features is None else features
-        return self.pipeline.decision_function(_prepare(f)).astype(float)
+        return self.pipeline.decision_function(self.inputs(f)).astype(float)
 
     def predict_proba(
         self, texts: Sequence[str], features: pd.DataFrame | None = None
     ) -> np.ndarray:
         """(n, 2) uncalibrated probabilities."""
-        return two_column(sigmoid(self.decision_function(texts, features)))
+        return two_column(expit(self.decision_function(texts, features)))
 
     def coefficients(self) -> pd.Series:
         """Standardised coefficients (positive = toward fake), sorted by magnitude."""

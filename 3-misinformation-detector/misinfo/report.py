@@ -1,10 +1,10 @@
-"""Figures and tables for the notebook and README: feature analysis, member comparison,
-training curves, leak probes. Kept here so the notebook stays thin."""
+"""Figures and tables for the notebook and README: data summary, feature analysis, member
+comparison, confusion matrices, reliability, training curves. Kept here so the notebook stays
+thin."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,14 @@ from matplotlib.figure import Figure
 
 from misinfo.features import FEATURE_DESCRIPTIONS
 from misinfo.labels import FAKE, LABEL_NAMES
+from misinfo.models import FeatureModel, TfidfLogReg
+
+
+def split_summary(splits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Rows and share of fake per split."""
+    return pd.DataFrame(
+        {s: {"rows": len(df), "fake_share": float(df["label"].mean())} for s, df in splits.items()}
+    ).T
 
 
 def feature_class_summary(features: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
@@ -67,15 +75,13 @@ def plot_feature_distributions(
 
 
 def feature_importance(
-    model: Any, features: pd.DataFrame, y: np.ndarray, seed: int = 0, repeats: int = 5
+    model: FeatureModel, features: pd.DataFrame, y: np.ndarray, seed: int = 0, repeats: int = 5
 ) -> pd.DataFrame:
     """Standardised logistic-regression coefficient and permutation importance (drop in
     ROC-AUC on the given split when a feature is shuffled) per feature."""
     from sklearn.inspection import permutation_importance
 
-    from misinfo.models import _prepare
-
-    x = _prepare(features)
+    x = model.inputs(features)
     res = permutation_importance(
         model.pipeline, x, np.asarray(y), scoring="roc_auc", n_repeats=repeats, random_state=seed
     )
@@ -128,6 +134,50 @@ def plot_metric_comparison(
     return fig
 
 
+def confusion_figures(
+    y: np.ndarray, p_fake: Mapping[str, np.ndarray], names: Sequence[str], threshold: float = 0.5
+) -> dict[str, Figure]:
+    """Confusion matrices (counts and recall per class) of the named models."""
+    from mlshared.plotting import plot_confusion_matrices
+
+    return {
+        f"confusion_{name}": plot_confusion_matrices(
+            y,
+            (np.asarray(p_fake[name]) >= threshold).astype(int),
+            list(LABEL_NAMES),
+            title=f"Confusion matrix: {name}",
+        )
+        for name in names
+    }
+
+
+def reliability_figure(
+    y: np.ndarray, before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]
+) -> Figure:
+    """Reliability curves: the ensemble before and after temperature scaling, and every model
+    after it."""
+    from mlshared.plotting import plot_reliability_diagram
+
+    curves = {
+        "ensemble (uncalibrated)": (y, before["ensemble"]),
+        "ensemble (temperature)": (y, after["ensemble"]),
+    }
+    curves |= {f"{m} (temperature)": (y, p) for m, p in after.items() if m != "ensemble"}
+    return plot_reliability_diagram(curves)
+
+
+def training_curve_figures(histories: Mapping[str, list[dict[str, float]]]) -> dict[str, Figure]:
+    """One loss-curve figure per fine-tuned member (training windows and validation epochs)."""
+    from mlshared.plotting import plot_training_curves
+
+    return {
+        f"training_{name}": plot_training_curves(
+            transformer_history(history), title=f"{name} fine-tuning"
+        )
+        for name, history in histories.items()
+    }
+
+
 def transformer_history(history: list[dict[str, float]]) -> dict[str, list[float]]:
     """Member training log -> the Keras-style dict mlshared.plot_training_curves expects
     (train loss per logging window; valid loss per epoch under ``val_loss``)."""
@@ -138,7 +188,7 @@ def transformer_history(history: list[dict[str, float]]) -> dict[str, list[float
     return out
 
 
-def top_terms_table(tfidf: Any, k: int = 12) -> pd.DataFrame:
+def top_terms_table(tfidf: TfidfLogReg, k: int = 12) -> pd.DataFrame:
     """The k terms with the largest weights toward fake and toward real, side by side."""
     terms = tfidf.top_terms(k)
     fake = terms[terms["pushes_toward"] == "fake"].reset_index(drop=True)

@@ -1,12 +1,7 @@
-"""Training recipes and the command line that produces an artifacts folder the Detector loads.
+"""Training orchestration and the command line that produces an artifacts folder the Detector
+loads (the recipes live in :mod:`misinfo.recipes`, saving in :mod:`misinfo.artifacts`).
 
     python -m misinfo.train --recipe quick|cpu|full|smoke --data liar:PATH|synthetic|isot --out DIR
-
-- smoke: synthetic corpus, TF-IDF + features + a tiny random-init BERT (tokenizer trained on
-  the corpus), seconds, no download;
-- quick: TF-IDF + feature model + ensemble only (seconds; what ``make app`` trains);
-- cpu: + one small pretrained transformer (TRANSFORMER_MODEL, e.g. the offline MiniLM);
-- full: + BERT-base and DistilBERT, max length 256, fp16 on a GPU (Colab).
 """
 
 from __future__ import annotations
@@ -15,100 +10,30 @@ import argparse
 import dataclasses
 import itertools
 import json
-import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
-from misinfo.artifacts import Manifest, library_versions, save_manifest, sha256_texts
+from misinfo.artifacts import save_artifacts
 from misinfo.cleaning import CleaningReport, clean_splits
-from misinfo.data import Splits, load_data
-from misinfo.detector import ensemble_key
-from misinfo.ensemble import Ensemble, fit_ensemble
-from misinfo.features import feature_quantiles, text_features
-from misinfo.labels import LABEL_MEANING, LABEL_NAMES
-from misinfo.models import FeatureModel, TfidfLogReg, sigmoid
+from misinfo.data import WELFAKE_HF_NAME, Splits, load_data, load_isot_hf, load_welfake_hf
+from misinfo.ensemble import Ensemble, ensemble_key, fit_ensemble
+from misinfo.evaluation import CrossDataset, Evaluation, binary_metrics, evaluate, metrics_table
+from misinfo.features import text_features
+from misinfo.models import FeatureModel, MemberKind, SavedMember, TfidfLogReg
+from misinfo.recipes import RECIPES, TINY_MODELS, Recipe, recipe_for
+from misinfo.transformer import ModelUnavailableError
 from mlshared.calibration import apply_temperature, fit_temperature
 
-TINY = "tiny-random-bert"
-
-
-@dataclass
-class Recipe:
-    """Every knob of a training run (the notebook's parameters cell shows and overrides them)."""
-
-    name: str
-    transformers: dict[str, str] = field(
-        default_factory=dict
-    )  # member name -> model name/folder/TINY
-    max_length: int = 256
-    epochs: float = 2.0
-    batch_size: int = 16
-    lr: float = 3e-5
-    max_steps: int | None = None
-    max_train: int | None = None  # stratified subsample of the cleaned train split
-    near_threshold: float = 0.9
-    tfidf_c: float = 4.0
-    feature_c: float = 1.0
-    ensemble_method: str = "auto"
-    synthetic_size: int = 600
-    seed: int = 0
-    torch_threads: int | None = None  # None = torch default; 1 is faster on a busy shared CPU
-
-    def to_dict(self) -> dict[str, Any]:
-        """For the manifest."""
-        return dataclasses.asdict(self)
-
-
-def default_transformer_model() -> str:
-    """TRANSFORMER_MODEL if set, else DistilBERT from the hub (Colab)."""
-    return os.environ.get("TRANSFORMER_MODEL") or "distilbert-base-uncased"
-
-
-def make_recipe(name: str, **overrides: Any) -> Recipe:
-    """The named recipe with keyword overrides."""
-    if name == "smoke":
-        r = Recipe(
-            "smoke",
-            {"tinybert": TINY},
-            max_length=64,
-            epochs=6,
-            batch_size=16,
-            lr=1e-3,
-            near_threshold=0.9,
-            synthetic_size=500,
-            torch_threads=1,  # a 2-layer, 64-wide model gains nothing from more threads
-        )
-    elif name == "quick":
-        r = Recipe("quick", {}, max_length=256)
-    elif name == "cpu":
-        r = Recipe(
-            "cpu",
-            {"minilm": default_transformer_model()},
-            max_length=64,
-            epochs=1,
-            batch_size=32,
-            lr=1e-4,
-        )
-    elif name == "full":
-        r = Recipe(
-            "full",
-            {"bert": "bert-base-uncased", "distilbert": "distilbert-base-uncased"},
-            max_length=256,
-            epochs=2,
-            batch_size=32,
-            lr=2e-5,
-        )
-    else:
-        raise ValueError(f"unknown recipe {name!r}: use smoke, quick, cpu or full")
-    return dataclasses.replace(r, **overrides)
+Log = Callable[..., None]
 
 
 @dataclass
@@ -119,21 +44,25 @@ class TrainOutcome:
     data_description: str
     splits: Splits  # cleaned
     cleaning: CleaningReport
-    members: dict[str, Any]
-    kinds: dict[str, str]
+    members: dict[str, SavedMember]
+    model_names: dict[str, str]  # member -> what it is (hub name, folder, description)
     features: dict[str, pd.DataFrame]
     z_valid: pd.DataFrame  # raw (uncalibrated) log-odds per member
     z_test: pd.DataFrame
     temperatures: dict[str, float]
     ensembles: dict[str, Ensemble]
-    metrics: dict[str, dict[str, float]]
-    timings: dict[str, float]
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
     artifacts_dir: Path | None = None
 
     @property
     def ensemble(self) -> Ensemble:
         """The ensemble over all members."""
-        return self.ensembles[ensemble_key(list(self.members))]
+        return self.ensembles[ensemble_key(self.members)]
+
+    def y(self, split: str) -> np.ndarray:
+        """0/1 labels of a cleaned split."""
+        return self.splits[split]["label"].to_numpy().astype(int)
 
     def p_test(self, calibrated: bool = True) -> dict[str, np.ndarray]:
         """Test-set p_fake per member and for the full ensemble."""
@@ -147,8 +76,70 @@ class TrainOutcome:
         if calibrated:
             out["ensemble"] = self.ensemble.p_fake(zc)
         else:
-            out["ensemble"] = sigmoid(self.ensemble.raw_log_odds(zc))
+            out["ensemble"] = expit(self.ensemble.raw_log_odds(zc))
         return out
+
+    def evaluate(self) -> Evaluation:
+        """Test metrics, calibration before/after, McNemar against each member, verdict."""
+        return evaluate(self.y("test"), self.p_test(calibrated=True), self.p_test(False))
+
+    def transformer_histories(self) -> dict[str, list[dict[str, float]]]:
+        """Fine-tuning logs of the transformer members that recorded any."""
+        return {
+            name: member.history  # type: ignore[attr-defined]
+            for name, member in self.members.items()
+            if member.kind is MemberKind.TRANSFORMER and member.history  # type: ignore[attr-defined]
+        }
+
+    def summary(self) -> str:
+        """One paragraph for the notebook: time per step, temperatures, the chosen combiner."""
+        timings = {k: round(v, 1) for k, v in self.timings.items()}
+        temperatures = {k: round(v, 3) for k, v in self.temperatures.items()}
+        return (
+            f"trained {list(self.members)} in {sum(self.timings.values()):.0f} s {timings}\n"
+            f"temperatures: {temperatures}\n"
+            f"ensemble: {self.ensemble.method} {self.ensemble.selection}"
+        )
+
+    def to_metrics(self) -> dict[str, Any]:
+        """What the run did, for the metrics JSON (the test metrics come from ``evaluate``)."""
+        return {
+            "members": dict(self.model_names),
+            "rows": {k: len(v) for k, v in self.splits.items()},
+            "cleaning": self.cleaning.to_dict(),
+            "ensemble": self.ensemble.to_dict(),
+            "temperatures": dict(self.temperatures),
+            "timings_s": dict(self.timings),
+        }
+
+
+def device_summary() -> str:
+    """Which device fine-tuning will use, and what that means for the run time."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)} - fine-tuning uses fp16 autocast."
+    return (
+        "No GPU found: fine. smoke and cpu modes are sized for a CPU; full mode on a CPU would "
+        "take hours (Colab: Runtime > Change runtime type > T4 GPU)."
+    )
+
+
+def load_recipe_data(
+    recipe: Recipe, liar_path: str | None = None, isot_path: str | None = None
+) -> tuple[Splits, str]:
+    """The recipe's dataset: LIAR from ``liar_path``, ISOT from a local copy of the hub dataset
+    (``isot_path``: a folder in the hub's layout) or the hub, or the synthetic corpus."""
+    if recipe.data == "isot" and isot_path:
+        return load_isot_hf(isot_path), f"ISOT from the local copy {Path(isot_path).name}"
+    if recipe.data == "liar":
+        if not liar_path:
+            raise ValueError(
+                "the cpu recipe trains on LIAR: set LIAR_PATH to the folder holding train.tsv, "
+                "valid.tsv and test.tsv (https://www.cs.ucsb.edu/~william/data/liar_dataset.zip)"
+            )
+        return load_data(f"liar:{liar_path}", seed=recipe.seed)
+    return load_data(recipe.data, seed=recipe.seed, synthetic_size=recipe.synthetic_size)
 
 
 def _subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -160,19 +151,80 @@ def _subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return keep.reset_index(drop=True)
 
 
+def _fit_transformers(
+    recipe: Recipe,
+    texts: dict[str, list[str]],
+    y: dict[str, np.ndarray],
+    timings: dict[str, float],
+    progress: bool,
+    log: Log,
+) -> tuple[dict[str, SavedMember], dict[str, str]]:
+    """Fine-tune every transformer of the recipe (tiny random-init ones built from the train
+    texts)."""
+    from misinfo.transformer import TransformerClassifier, build_tiny_encoder
+
+    if recipe.transformers and recipe.torch_threads:
+        import torch
+
+        torch.set_num_threads(recipe.torch_threads)
+    members: dict[str, SavedMember] = {}
+    names: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="misinfo-tiny-") as tmp:
+        for name, model_name in recipe.transformers.items():
+            t0 = time.perf_counter()
+            source = model_name
+            if model_name in TINY_MODELS:
+                architecture = TINY_MODELS[model_name]
+                source = str(
+                    build_tiny_encoder(
+                        texts["train"], Path(tmp) / name, architecture, seed=recipe.seed
+                    )
+                )
+                names[name] = f"tiny random-init {architecture} (smoke)"
+            else:
+                names[name] = model_name
+            clf = TransformerClassifier(
+                source,
+                name=name,
+                max_length=recipe.max_length,
+                batch_size=recipe.batch_size,
+                epochs=recipe.epochs,
+                lr=recipe.lr,
+                mixed_precision=recipe.mixed_precision,
+                seed=recipe.seed,
+            )
+            clf.fit(
+                texts["train"],
+                y["train"],
+                valid=(texts["valid"], y["valid"]) if recipe.epochs > 1 else None,
+                max_steps=recipe.max_steps,
+                progress=progress,
+            )
+            members[name] = clf
+            timings[f"fit_{name}_s"] = time.perf_counter() - t0
+            log(f"fine-tuned {name} in {timings[f'fit_{name}_s']:.0f} s")
+    return members, names
+
+
 def fit_all(
     splits: Splits,
     recipe: Recipe,
     data_description: str,
     out_dir: str | Path | None = None,
     progress: bool = False,
-    log: Any = print,
+    log: Log | None = print,
     cleaning: CleaningReport | None = None,
 ) -> TrainOutcome:
-    """Clean (unless ``cleaning`` says the splits already are), fit every member, calibrate, fit ensembles for every member subset, evaluate on
-    test, and (if ``out_dir``) save a verified artifacts folder."""
-    from misinfo.evaluation import binary_metrics
+    """Clean (unless ``cleaning`` says the splits already are), fit every member, calibrate,
+    fit ensembles for every member subset, evaluate on test, and (if ``out_dir``) save a
+    verified artifacts folder. The recipe's transformers are checked first, so a model that
+    cannot be loaded fails the run before anything is fitted."""
+    from misinfo.transformer import check_model_available
 
+    for name, model_name in recipe.transformers.items():
+        if model_name not in TINY_MODELS:
+            check_model_available(model_name, name)
+    say: Log = log or (lambda *_: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if cleaning is None:
@@ -181,8 +233,7 @@ def fit_all(
         cleaned, report = {k: v[["text", "label"]].copy() for k, v in splits.items()}, cleaning
     cleaned["train"] = _subsample(cleaned["train"], recipe.max_train, recipe.seed)
     timings["clean_s"] = time.perf_counter() - t0
-    log = log or (lambda *_: None)
-    log(f"cleaned: {report.rows_out} (from {report.rows_in})")
+    say(f"cleaned: {report.rows_out} (from {report.rows_in})")
     texts = {k: v["text"].tolist() for k, v in cleaned.items()}
     y = {k: v["label"].to_numpy().astype(int) for k, v in cleaned.items()}
 
@@ -190,64 +241,34 @@ def fit_all(
     feats = {k: text_features(v) for k, v in texts.items()}
     timings["features_s"] = time.perf_counter() - t0
 
-    members: dict[str, Any] = {}
-    kinds: dict[str, str] = {}
-    model_names: dict[str, str] = {}
     t0 = time.perf_counter()
-    members["tfidf"] = TfidfLogReg(
+    tfidf = TfidfLogReg(
         c=recipe.tfidf_c, seed=recipe.seed, min_df=2 if len(texts["train"]) > 200 else 1
     ).fit(texts["train"], y["train"])
-    kinds["tfidf"], model_names["tfidf"] = "tfidf", "TF-IDF (1-2 grams) + logistic regression"
     timings["fit_tfidf_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    members["features"] = FeatureModel(c=recipe.feature_c, seed=recipe.seed).fit(
+    style = FeatureModel(c=recipe.feature_c, seed=recipe.seed).fit(
         texts["train"], y["train"], features=feats["train"]
     )
-    kinds["features"], model_names["features"] = "features", "text features + logistic regression"
     timings["fit_features_s"] = time.perf_counter() - t0
-
-    if recipe.transformers and recipe.torch_threads:
-        import torch
-
-        torch.set_num_threads(recipe.torch_threads)
-    tmp = tempfile.TemporaryDirectory(prefix="misinfo-tiny-")
-    for name, model_name in recipe.transformers.items():
-        from misinfo.transformer import TransformerClassifier, build_tiny_bert
-
-        t0 = time.perf_counter()
-        source = model_name
-        if model_name == TINY:
-            source = str(build_tiny_bert(texts["train"], Path(tmp.name) / name, seed=recipe.seed))
-        clf = TransformerClassifier(
-            source,
-            name=name,
-            max_length=recipe.max_length,
-            batch_size=recipe.batch_size,
-            epochs=recipe.epochs,
-            lr=recipe.lr,
-            seed=recipe.seed,
-        )
-        clf.fit(
-            texts["train"],
-            y["train"],
-            valid=(texts["valid"], y["valid"]) if recipe.epochs > 1 else None,
-            max_steps=recipe.max_steps,
-            progress=progress,
-        )
-        members[name] = clf
-        kinds[name] = "transformer"
-        model_names[name] = model_name if model_name != TINY else "tiny random-init BERT (smoke)"
-        timings[f"fit_{name}_s"] = time.perf_counter() - t0
-        log(f"fine-tuned {name} in {timings[f'fit_{name}_s']:.0f} s")
+    members: dict[str, SavedMember] = {"tfidf": tfidf, "features": style}
+    model_names = {
+        "tfidf": "TF-IDF (1-2 grams) + logistic regression",
+        "features": "text features + logistic regression",
+    }
+    transformers, transformer_names = _fit_transformers(recipe, texts, y, timings, progress, say)
+    members |= transformers
+    model_names |= transformer_names
 
     def log_odds(split: str) -> pd.DataFrame:
-        cols = {}
-        for name, m in members.items():
-            if kinds[name] == "features":
-                cols[name] = m.decision_function(texts[split], features=feats[split])
-            else:
-                cols[name] = m.decision_function(texts[split])
-        return pd.DataFrame(cols)
+        return pd.DataFrame(
+            {
+                name: style.decision_function(texts[split], features=feats[split])
+                if m is style
+                else m.decision_function(texts[split])
+                for name, m in members.items()
+            }
+        )
 
     t0 = time.perf_counter()
     z_valid, z_test = log_odds("valid"), log_odds("test")
@@ -255,17 +276,15 @@ def fit_all(
     temperatures = {m: fit_temperature(z_valid[m].to_numpy(), y["valid"]) for m in members}
     zc_valid = pd.DataFrame({m: z_valid[m] / temperatures[m] for m in members})
     ensembles: dict[str, Ensemble] = {}
-    names = list(members)
-    for r in range(2, len(names) + 1):
-        for combo in itertools.combinations(names, r):
-            ens, _ = fit_ensemble(
+    for r in range(2, len(members) + 1):
+        for combo in itertools.combinations(members, r):
+            ensembles[ensemble_key(combo)], _ = fit_ensemble(
                 zc_valid[list(combo)].to_numpy(),
                 y["valid"],
                 list(combo),
                 method=recipe.ensemble_method,
                 seed=recipe.seed,
             )
-            ensembles[ensemble_key(combo)] = ens
 
     outcome = TrainOutcome(
         recipe,
@@ -273,113 +292,75 @@ def fit_all(
         cleaned,
         report,
         members,
-        kinds,
+        model_names,
         feats,
         z_valid,
         z_test,
         temperatures,
         ensembles,
-        {},
-        timings,
+        timings=timings,
     )
-    p_cal = outcome.p_test(calibrated=True)
     p_raw = outcome.p_test(calibrated=False)
-    for name, p in p_cal.items():
-        m = binary_metrics(y["test"], p)
-        m["ece_uncalibrated"] = binary_metrics(y["test"], p_raw[name])["ece"]
-        outcome.metrics[name] = m
-
+    for name, p in outcome.p_test(calibrated=True).items():
+        outcome.metrics[name] = binary_metrics(y["test"], p)
+        outcome.metrics[name]["ece_uncalibrated"] = binary_metrics(y["test"], p_raw[name])["ece"]
     if out_dir is not None:
-        outcome.artifacts_dir = save_artifacts(outcome, out_dir, model_names)
-    tmp.cleanup()
+        outcome.artifacts_dir = save_artifacts(outcome, out_dir)
     return outcome
 
 
-def save_artifacts(outcome: TrainOutcome, out_dir: str | Path, model_names: dict[str, str]) -> Path:
-    """Write every member in a safe format, then the manifest with per-file hashes."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    old = out / "manifest.json"
-    if old.exists():
-        old.unlink()  # the folder is incomplete until the new manifest is written
-    paths: dict[str, str] = {}
-    for name, member in outcome.members.items():
-        kind = outcome.kinds[name]
-        if kind in ("tfidf", "features"):
-            member.save(out / f"{name}.skops")
-            paths[name] = f"{name}.skops"
-        else:
-            member.save(out / name)
-            paths[name] = name
-    train = outcome.splits["train"]
-    manifest = Manifest(
-        members=list(outcome.members),
-        files={},
-        label_names=list(LABEL_NAMES),
-        label_meaning=LABEL_MEANING,
-        threshold=0.5,
-        temperatures={k: float(v) for k, v in outcome.temperatures.items()},
-        ensemble={k: e.to_dict() for k, e in outcome.ensembles.items()},
-        model_names=model_names,
-        member_kinds=dict(outcome.kinds),
-        member_paths=paths,
-        max_length=outcome.recipe.max_length,
-        metrics={k: {mk: float(mv) for mk, mv in v.items()} for k, v in outcome.metrics.items()},
-        training_data={
-            "description": outcome.data_description,
-            "rows": {k: len(v) for k, v in outcome.splits.items()},
-            "fake_share_train": float(train["label"].mean()),
-            "sha256": sha256_texts(train["text"].tolist(), train["label"].to_numpy()),
-            "cleaning": outcome.cleaning.to_dict(),
-            "metrics_split": "test",
-        },
-        feature_distribution=feature_quantiles(outcome.features["train"]),
-        feature_names=list(outcome.features["train"].columns),
-        recipe=outcome.recipe.to_dict(),
-        versions=library_versions(),
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
+def cross_dataset_check(
+    recipe: Recipe, artifacts_dir: str | Path, welfake_path: str | None = None, sample: int = 10_000
+) -> CrossDataset:
+    """Score WELFake (the hub dataset, or a local copy in the hub's layout) with the saved
+    models, the way the app would; skipped unless the recipe asks for it (a download)."""
+    if not recipe.cross_dataset:
+        return CrossDataset(
+            "WELFake", note=f"skipped: the {recipe.name} recipe has no cross-dataset test"
+        )
+    from misinfo.detector import load_detector
+
+    frame, direction = load_welfake_hf(
+        welfake_path or WELFAKE_HF_NAME, sample=sample, seed=recipe.seed
     )
-    save_manifest(out, manifest)
-    return out
+    cleaned, _ = clean_splits({"test": frame}, order=("test",), near_threshold=1.0)
+    pred = load_detector(artifacts_dir).predict(cleaned["test"]["text"].tolist())
+    probs = {c.removeprefix("p_fake_"): pred[c].to_numpy() for c in pred if c.startswith("p_fake_")}
+    probs["ensemble"] = pred["p_fake"].to_numpy()
+    table = metrics_table(cleaned["test"]["label"].to_numpy(), probs)
+    return CrossDataset("WELFake", table=table, direction_check=direction, note="trained on ISOT")
 
 
 def train(
     recipe: str | Recipe,
-    data: str,
+    data: str | None,
     out: str | Path | None,
     progress: bool = False,
-    log: Any = print,
+    log: Log | None = print,
     **overrides: Any,
 ) -> TrainOutcome:
-    """Load ``data`` (a spec like ``liar:PATH``), run the recipe, save to ``out``."""
+    """Load ``data`` (a spec like ``liar:PATH``; None = the recipe's own dataset), run the
+    recipe with ``overrides``, save to ``out``."""
     r = (
-        make_recipe(recipe, **overrides)
+        recipe_for(recipe, **overrides)
         if isinstance(recipe, str)
         else dataclasses.replace(recipe, **overrides)
     )
-    splits, description = load_data(data, seed=r.seed, synthetic_size=r.synthetic_size)
+    splits, description = load_data(data or r.data, seed=r.seed, synthetic_size=r.synthetic_size)
     return fit_all(splits, r, description, out_dir=out, progress=progress, log=log)
-
-
-def train_to(
-    directory: str | Path, recipe: str = "quick", data: str = "synthetic", **overrides: Any
-) -> Path:
-    """Test fixture helper: train ``recipe`` on ``data`` into ``directory`` (seconds for
-    quick/synthetic) and return the folder, ready for ``load_detector``."""
-    outcome = train(recipe, data, directory, log=lambda *_: None, **overrides)
-    if outcome.artifacts_dir is None:  # pragma: no cover - fit_all always saves when given a folder
-        raise RuntimeError("training did not write an artifacts folder")
-    return outcome.artifacts_dir
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m misinfo.train", description=__doc__.split("\n\n")[0]
+        prog="python -m misinfo.train",
+        description="Train the members and the ensemble and save an artifacts folder.",
     )
-    parser.add_argument("--recipe", default="quick", choices=["smoke", "quick", "cpu", "full"])
+    parser.add_argument("--recipe", default="quick", choices=list(RECIPES))
     parser.add_argument(
-        "--data", default="synthetic", help="synthetic | liar:PATH | isot | csv:PATH[:TEXT:LABEL]"
+        "--data",
+        default=None,
+        help="synthetic | liar:PATH | isot | csv:PATH[:TEXT:LABEL] (default: the recipe's)",
     )
     parser.add_argument("--out", default="models", help="artifacts folder to (over)write")
     parser.add_argument(
@@ -397,11 +378,21 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.transformer_model:
-        base = make_recipe(args.recipe)
-        name = next(iter(base.transformers), "transformer")
+        name = next(iter(RECIPES[args.recipe].transformers), "transformer")
         overrides["transformers"] = {name: args.transformer_model}
     start = time.perf_counter()
-    outcome = train(args.recipe, args.data, args.out, progress=not args.quiet, **overrides)
+    try:
+        outcome = train(
+            args.recipe,
+            args.data,
+            args.out,
+            progress=not args.quiet,
+            log=None if args.quiet else print,
+            **overrides,
+        )
+    except ModelUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     summary = {
         "artifacts": str(outcome.artifacts_dir),
         "seconds": round(time.perf_counter() - start, 1),

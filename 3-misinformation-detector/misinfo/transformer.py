@@ -1,9 +1,10 @@
 """Transformer member: fine-tunes any Hugging Face encoder (``bert-base-uncased``,
 ``distilbert-base-uncased`` or a local folder such as the offline MiniLM) for fake/real,
-with fp16 autocast on a GPU when present. Saved with ``save_pretrained`` (safetensors).
+with mixed-precision autocast when the recipe asks for it (fp16 on a GPU, bfloat16 on a CPU).
+Saved with ``save_pretrained`` (safetensors).
 
-Smoke mode builds a tiny randomly initialised BERT with a WordPiece tokenizer trained on the
-smoke corpus, so nothing is downloaded.
+Smoke mode (and the tests of the full recipe's path) build tiny randomly initialised BERT and
+DistilBERT models with a WordPiece tokenizer trained on the corpus, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -12,32 +13,82 @@ import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from scipy.special import expit
 
 from misinfo.labels import LABEL_NAMES
-from misinfo.models import sigmoid, two_column
+from misinfo.models import MemberKind, two_column
 
 DEFAULT_MODEL = "distilbert-base-uncased"
+Architecture = Literal["bert", "distilbert"]
+# a two-class head named after the label convention, for new and fine-tuned models alike
+LABEL_CONFIG: dict[str, Any] = {
+    "num_labels": 2,
+    "id2label": dict(enumerate(LABEL_NAMES)),
+    "label2id": {n: i for i, n in enumerate(LABEL_NAMES)},
+}
 
 
-def _torch():
+class ModelUnavailableError(RuntimeError):
+    """A transformer named by the recipe cannot be loaded (no hub access, a typo, a folder
+    without a saved model). The message says which model, why, and how to use a local folder."""
+
+
+def _torch() -> Any:
     import torch
 
     return torch
 
 
-def build_tiny_bert(
+def unavailable(model_name: str, member: str, exc: Exception) -> ModelUnavailableError:
+    """The error for a model that could not be loaded: which, why, and what to do."""
+    from huggingface_hub import constants
+
+    path = Path(model_name).expanduser()
+    if path.exists():
+        where = f"the folder {model_name} holds no model saved with save_pretrained"
+    elif path.is_absolute() or model_name.startswith((".", "~")) or model_name.count("/") > 1:
+        where = f"there is no folder {model_name}"
+    else:
+        where = f"it comes from https://huggingface.co/{model_name}"
+        if constants.HF_HUB_OFFLINE:
+            where += ", and hub access is switched off (HF_HUB_OFFLINE=1)"
+    reason = " ".join(str(exc).split())[:300]
+    return ModelUnavailableError(
+        f"cannot load transformer {model_name!r} for member {member!r}: {where} "
+        f"({type(exc).__name__}: {reason}). Without hub access, point the recipe at a local "
+        "folder written by save_pretrained: recipe_for(mode, transformers={"
+        f"{member!r}: '/path/to/model'}}), or --transformer-model /path/to/model on the command "
+        "line, or TRANSFORMER_MODEL=/path/to/model for the cpu recipe."
+    )
+
+
+def check_model_available(model_name: str, member: str) -> None:
+    """Load the model's config (seconds at most, before anything is fitted) so a missing or
+    unreachable model fails the run at once, with the fix in the message."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(model_name)
+    except (OSError, ValueError) as exc:
+        raise unavailable(model_name, member, exc) from exc
+
+
+def build_tiny_encoder(
     texts: Sequence[str],
     out_dir: str | Path,
+    architecture: Architecture = "bert",
     vocab_size: int = 1000,
     hidden: int = 64,
     layers: int = 2,
     seed: int = 0,
 ) -> Path:
-    """Random-init BERT (``layers`` x ``hidden``) plus a WordPiece tokenizer trained on
-    ``texts``, saved to ``out_dir`` so it loads like any pretrained folder. No download."""
+    """Random-init BERT or DistilBERT (``layers`` x ``hidden``) plus a WordPiece tokenizer
+    trained on ``texts``, saved to ``out_dir`` so it loads like the pretrained hub folder of
+    that architecture (DistilBERT's tokenizer gives no token_type_ids, as the real one). No
+    download."""
     from tokenizers import (
         Tokenizer,
         decoders,
@@ -47,7 +98,12 @@ def build_tiny_bert(
         processors,
         trainers,
     )
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    from transformers import (
+        AutoModelForSequenceClassification,
+        BertConfig,
+        DistilBertConfig,
+        PreTrainedTokenizerFast,
+    )
 
     torch = _torch()
     out = Path(out_dir)
@@ -73,22 +129,32 @@ def build_tiny_bert(
         sep_token="[SEP]",
         mask_token="[MASK]",
         model_max_length=512,
+        model_input_names=(
+            ["input_ids", "token_type_ids", "attention_mask"]
+            if architecture == "bert"
+            else ["input_ids", "attention_mask"]
+        ),
     )
     tokenizer.save_pretrained(out)
     vocab = tok.get_vocab()
     torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=max(1, hidden // 32),
-        intermediate_size=hidden * 2,
-        max_position_embeddings=512,
-        num_labels=2,
-        id2label=dict(enumerate(LABEL_NAMES)),
-        label2id={n: i for i, n in enumerate(LABEL_NAMES)},
+    # the two architectures name the same sizes differently
+    config_class, *size_names = {
+        "bert": (
+            BertConfig,
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+        ),
+        "distilbert": (DistilBertConfig, "dim", "n_layers", "n_heads", "hidden_dim"),
+    }[architecture]
+    sizes = dict(zip(size_names, (hidden, layers, max(1, hidden // 32), hidden * 2), strict=True))
+    config = config_class(
+        vocab_size=len(vocab), max_position_embeddings=512, **sizes, **LABEL_CONFIG
     )
-    BertForSequenceClassification(config).save_pretrained(out, safe_serialization=True)
+    model = AutoModelForSequenceClassification.from_config(config)
+    model.save_pretrained(out, safe_serialization=True)
     return out
 
 
@@ -123,6 +189,8 @@ def quantize_dynamic_int8(model: Any) -> Any:
 class TransformerClassifier:
     """Fine-tuned encoder behind the member interface (log-odds of fake = logit1 - logit0)."""
 
+    kind: ClassVar[MemberKind] = MemberKind.TRANSFORMER
+
     def __init__(
         self,
         model_name: str = DEFAULT_MODEL,
@@ -133,7 +201,7 @@ class TransformerClassifier:
         lr: float = 3e-5,
         weight_decay: float = 0.01,
         warmup: float = 0.1,
-        fp16: bool | None = None,
+        mixed_precision: bool | None = None,
         device: str | None = None,
         seed: int = 0,
         eval_batch_size: int = 64,
@@ -150,26 +218,48 @@ class TransformerClassifier:
         self.eval_batch_size = eval_batch_size
         torch = _torch()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.fp16 = (self.device == "cuda") if fp16 is None else fp16
+        self.mixed_precision = (
+            (self.device == "cuda") if mixed_precision is None else mixed_precision
+        )
         self.model: Any = None
         self.tokenizer: Any = None
         self.history: list[dict[str, float]] = []
         self.quantized = False
 
+    @staticmethod
+    def artifact_name(name: str) -> str:
+        """Folder name of the member in an artifacts folder."""
+        return name
+
+    @property
+    def autocast_dtype(self) -> Any:
+        """torch.float16 on a GPU, torch.bfloat16 on a CPU (fp16 matmuls are a GPU thing),
+        None when mixed precision is off."""
+        if not self.mixed_precision:
+            return None
+        torch = _torch()
+        return torch.float16 if self.device == "cuda" else torch.bfloat16
+
+    def _autocast(self) -> Any:
+        torch = _torch()
+        dtype = self.autocast_dtype
+        return torch.autocast(
+            device_type=self.device, dtype=dtype or torch.float32, enabled=dtype is not None
+        )
+
     # ------------------------------------------------------------------ training
     def _init_model(self) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                self.model_name,
-                num_labels=2,
-                id2label=dict(enumerate(LABEL_NAMES)),
-                label2id={n: i for i, n in enumerate(LABEL_NAMES)},
-                ignore_mismatched_sizes=True,
-            )
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.model = AutoModelForSequenceClassification.from_pretrained(
+                    self.model_name, ignore_mismatched_sizes=True, **LABEL_CONFIG
+                )
+        except (OSError, ValueError) as exc:
+            raise unavailable(self.model_name, self.name, exc) from exc
         self.model.to(self.device)
 
     def _encode(self, texts: Sequence[str]) -> Any:
@@ -189,8 +279,9 @@ class TransformerClassifier:
         max_steps: int | None = None,
         progress: bool = False,
     ) -> TransformerClassifier:
-        """AdamW + linear warmup/decay; dynamic padding; fp16 autocast on GPU. ``history``
-        records the training loss per logging window and the validation loss per epoch."""
+        """AdamW + linear warmup/decay; dynamic padding; mixed-precision autocast when asked
+        (fp16 with a gradient scaler on a GPU, bfloat16 on a CPU). ``history`` records the
+        training loss per logging window and the validation loss per epoch."""
         torch = _torch()
         from tqdm.auto import tqdm
         from transformers import get_linear_schedule_with_warmup
@@ -222,7 +313,8 @@ class TransformerClassifier:
         ]
         opt = torch.optim.AdamW(groups, lr=self.lr)
         sched = get_linear_schedule_with_warmup(opt, int(self.warmup * total), total)
-        scaler = torch.amp.GradScaler("cuda", enabled=self.fp16 and self.device == "cuda")
+        # fp16 gradients underflow without loss scaling; bfloat16 has float32's range
+        scaler = torch.amp.GradScaler("cuda", enabled=self.autocast_dtype == torch.float16)
         self.model.train()
         step, epoch = 0, 0
         window: list[float] = []
@@ -233,11 +325,7 @@ class TransformerClassifier:
             for b, idx in enumerate(batches):
                 batch = self._encode([texts[i] for i in idx]).to(self.device)
                 labels = torch.as_tensor(y[idx], device=self.device)
-                with torch.autocast(
-                    device_type=self.device,
-                    dtype=torch.float16,
-                    enabled=self.fp16 and self.device == "cuda",
-                ):
+                with self._autocast():
                     loss = torch.nn.functional.cross_entropy(
                         self.model(**batch).logits.float(), labels
                     )
@@ -293,18 +381,14 @@ class TransformerClassifier:
             for start in range(0, len(texts), self.eval_batch_size):
                 idx = order[start : start + self.eval_batch_size]
                 batch = self._encode([texts[i] for i in idx]).to(self.device)
-                with torch.autocast(
-                    device_type=self.device,
-                    dtype=torch.float16,
-                    enabled=self.fp16 and self.device == "cuda",
-                ):
+                with self._autocast():
                     logits = self.model(**batch).logits.float()
                 out[idx] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 2) uncalibrated probabilities."""
-        return two_column(sigmoid(self.decision_function(texts)))
+        return two_column(expit(self.decision_function(texts)))
 
     def token_attributions(self, text: str) -> list[tuple[str, float]]:
         """Gradient x input on the input embeddings, summed over the hidden dimension, for the
@@ -356,7 +440,7 @@ class TransformerClassifier:
     @classmethod
     def load(
         cls,
-        directory: str | Path,
+        path: str | Path,
         name: str = "transformer",
         max_length: int = 256,
         quantize_int8: bool = False,
@@ -367,10 +451,10 @@ class TransformerClassifier:
 
         if device is None:  # the GPU when there is one (Colab), unless int8 (a CPU-only format)
             device = "cuda" if _torch().cuda.is_available() and not quantize_int8 else "cpu"
-        obj = cls(model_name=str(directory), name=name, max_length=max_length, device=device)
-        obj.tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        obj = cls(model_name=str(path), name=name, max_length=max_length, device=device)
+        obj.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         obj.model = AutoModelForSequenceClassification.from_pretrained(
-            directory, local_files_only=True, use_safetensors=True
+            path, local_files_only=True, use_safetensors=True
         )
         obj.model.to(obj.device).eval()
         if quantize_int8:

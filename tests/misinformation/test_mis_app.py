@@ -4,13 +4,14 @@ Uploads are driven through AppTest's own ``file_uploader(...).upload`` (Streamli
 registers the bytes with the in-memory upload manager), so the real widget -> handler path
 runs; the download is checked on the bytes the app hands to ``st.download_button`` (kept in
 session state, since AppTest cannot click a browser download). Models are the quick
-synthetic ones, trained once per session into a tmp folder by ``misinfo.train.train_to``.
+synthetic ones, trained once per session into a tmp folder (conftest's ``quick_models``).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -23,14 +24,9 @@ TIMEOUT = 90  # first run loads the models; later runs take well under a second
 
 
 @pytest.fixture(scope="session")
-def mis_app_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def mis_app_models(quick_models: Path) -> Path:
     """Quick synthetic models, shared by this module and the browser test (same folder)."""
-    folder = tmp_path_factory.getbasetemp() / "mis_app_models"
-    if not (folder / "manifest.json").is_file():
-        from misinfo.train import train_to
-
-        train_to(folder, recipe="quick", data="synthetic")
-    return folder
+    return quick_models
 
 
 @pytest.fixture
@@ -79,11 +75,66 @@ def test_without_models_the_app_says_how_to_get_them(
     assert not at.text_area  # nothing to type into until models exist
 
 
-def test_sidebar_shows_models_metrics_training_data_and_limits(app: AppTest) -> None:
+def test_sidebar_shows_models_metrics_training_data_and_limits(
+    app: AppTest, mis_app_models: Path
+) -> None:
     sidebar = "\n".join(texts(app.sidebar.markdown))
     assert "does **not** mean" in sidebar
     assert any("synthetic" in t for t in texts(app.sidebar.warning))
     assert len(app.sidebar.json) + len(app.sidebar.dataframe) >= 2
+    shown = "\n".join(texts(app.sidebar.text))
+    assert "tfidf: TF-IDF" in shown and f"Folder “{mis_app_models.name}”" in shown
+    page = "\n".join(texts(app.sidebar.markdown) + texts(app.sidebar.text) + texts(app.caption))
+    assert str(mis_app_models.parent) not in page  # the folder's name, not the server path
+
+
+@pytest.fixture
+def own_models(mis_app_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the models that a test may change, with the app pointed at it."""
+    folder = Path(shutil.copytree(mis_app_models, tmp_path / "own_models"))
+    monkeypatch.setenv("MISINFO_MODELS_DIR", str(folder))
+    return folder
+
+
+HOSTILE = "**bold** ![x](http://127.0.0.1:9/pixel.png) [Download the fix](http://127.0.0.1:9/p)"
+HOSTILE_NAME = "**bold** ![x](pixel.png) [Download the fix](phish)"  # no "/": shown whole
+
+
+def test_manifest_text_is_shown_as_plain_text(
+    own_models: Path, edit_manifest: Callable[..., None]
+) -> None:
+    def hostile(m: dict) -> None:
+        m["model_names"]["tfidf"] = HOSTILE_NAME
+        m["label_meaning"] = HOSTILE
+        m["training_data"]["description"] = HOSTILE
+
+    edit_manifest(own_models, hostile, rehash=True)
+    at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
+    markdown = "\n".join(texts(at.sidebar.markdown) + texts(at.sidebar.caption))
+    assert "pixel.png" not in markdown and "Download the fix" not in markdown
+    plain = texts(at.sidebar.text)
+    assert any(f"tfidf: {HOSTILE_NAME}" in t for t in plain) and HOSTILE in plain
+    assert any(f"• {HOSTILE}" in t for t in plain)
+
+
+def test_a_tampered_manifest_is_refused_and_its_text_shown_plainly(
+    own_models: Path, edit_manifest: Callable[..., None]
+) -> None:
+    edit_manifest(own_models, lambda m: m["member_paths"].update(tfidf=HOSTILE), rehash=True)
+    at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
+    assert any("No usable models in the folder “own_models”" in t for t in texts(at.error))
+    assert any("not a path inside the models folder" in t for t in texts(at.text))
+    assert not any("pixel.png" in t for t in texts(at.error) + texts(at.markdown))
+    assert not any(str(own_models.parent) in t for t in texts(at.error) + texts(at.text))
+
+
+def test_models_changed_after_loading_are_checked_again(own_models: Path) -> None:
+    at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
+    assert not at.error and at.text_area(key="text")
+    with open(own_models / "tfidf.skops", "ab") as handle:
+        handle.write(b"changed on disk")
+    run(at)
+    assert any("hash mismatch for tfidf.skops" in t for t in texts(at.text))
 
 
 # ------------------------------------------------------------------ single text

@@ -68,18 +68,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def mis_browser_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Quick synthetic models (the same tmp folder test_mis_app.py uses, if it ran first),
-    or an existing folder named by MISINFO_SCREENSHOT_MODELS (README screenshots of real models)."""
+def mis_browser_models(request: pytest.FixtureRequest) -> Path:
+    """Quick synthetic models (conftest's session folder, shared with test_mis_app.py), or an
+    existing folder named by MISINFO_SCREENSHOT_MODELS (README screenshots of real models)."""
     existing = os.environ.get("MISINFO_SCREENSHOT_MODELS", "").strip()
     if existing:
         return Path(existing).resolve()
-    folder = tmp_path_factory.getbasetemp() / "mis_app_models"
-    if not (folder / "manifest.json").is_file():
-        from misinfo.train import train_to
-
-        train_to(folder, recipe="quick", data="synthetic")
-    return folder
+    return Path(request.getfixturevalue("quick_models"))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from misinfo.features import FEATURE_NAMES, feature_quantiles, percentile_in_training, text_features
+from misinfo.features import FEATURE_NAMES, feature_quantiles, text_features
 
 
 def test_feature_values_on_known_text() -> None:
@@ -36,10 +36,10 @@ def test_single_string_is_rejected() -> None:
         text_features("a text")
 
 
-def test_quantiles_and_percentile() -> None:
+def test_quantiles() -> None:
     df = pd.DataFrame({"n_chars": np.arange(101, dtype=float)})
     stats = feature_quantiles(df)["n_chars"]
-    assert stats["q50"] == pytest.approx(50)
-    assert percentile_in_training(50, stats) == pytest.approx(50)
-    assert percentile_in_training(-5, stats) == 0.0
-    assert percentile_in_training(500, stats) == 100.0
+    assert stats["q50"] == pytest.approx(50) and stats["q05"] == pytest.approx(5)
+    assert stats["mean"] == pytest.approx(50) and stats["std"] == pytest.approx(
+        np.arange(101).std()
+    )

@@ -1,0 +1,127 @@
+"""Training recipes: every knob of a run in one frozen dataclass, one recipe per run mode.
+
+- ``smoke``: synthetic corpus, TF-IDF + features + a tiny random-init BERT (tokenizer trained
+  on the corpus), seconds, no download (what the tests and CI run);
+- ``quick``: TF-IDF + feature model + ensemble only, seconds (what ``make app`` trains);
+- ``cpu``: LIAR, + one small pretrained transformer (``TRANSFORMER_MODEL``, e.g. the offline
+  MiniLM; DistilBERT from the hub when unset);
+- ``full``: de-leaked ISOT, + BERT-base and DistilBERT, max length 256, mixed precision
+  (Colab GPU), WELFake as the cross-dataset test.
+
+``TRANSFORMER_MODEL`` and ``TORCH_THREADS`` are read once, when this module is imported (the
+notebook kernel and the command line are started with them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+TINY_BERT = "tiny-random-bert"  # built from the training texts by misinfo.transformer: no download
+TINY_DISTILBERT = "tiny-random-distilbert"
+TINY_MODELS: dict[str, Literal["bert", "distilbert"]] = {
+    TINY_BERT: "bert",
+    TINY_DISTILBERT: "distilbert",
+}
+
+Dataset = Literal["synthetic", "liar", "isot"]
+
+
+def _env_model() -> str:
+    return os.environ.get("TRANSFORMER_MODEL") or "distilbert-base-uncased"
+
+
+def _env_threads() -> int | None:
+    value = os.environ.get("TORCH_THREADS", "").strip()
+    return int(value) if value else None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every knob of a training run (the notebook shows it; ``recipe_for`` overrides it)."""
+
+    name: str
+    data: Dataset = "synthetic"  # the dataset the notebook loads (the CLI's --data overrides it)
+    cross_dataset: bool = False  # also score WELFake (full mode; a hub download or local copy)
+    # member name -> hub model name, local folder, TINY_BERT or TINY_DISTILBERT
+    transformers: dict[str, str] = field(default_factory=dict)
+    max_length: int = 256
+    epochs: float = 2.0
+    batch_size: int = 16
+    lr: float = 3e-5
+    # autocast: None = fp16 on a GPU only; True = also bfloat16 on a CPU; False = never
+    mixed_precision: bool | None = None
+    max_steps: int | None = None
+    max_train: int | None = None  # stratified subsample of the cleaned train split
+    near_threshold: float = 0.9
+    tfidf_c: float = 4.0
+    feature_c: float = 1.0
+    ensemble_method: str = "auto"
+    synthetic_size: int = 600
+    seed: int = 0
+    torch_threads: int | None = None  # None = torch default; 1 is faster on a busy shared CPU
+    min_accuracy: float = 0.5  # the notebook's checks: a broken pipeline fails them
+    max_ece_after: float = 0.1
+    int8_check_n: int | None = None  # test texts compared fp32 vs int8 (None = all)
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the manifest and the metrics JSON."""
+        return dataclasses.asdict(self)
+
+
+RECIPES: dict[str, Recipe] = {
+    "full": Recipe(
+        "full",
+        data="isot",
+        cross_dataset=True,
+        transformers={"bert": "bert-base-uncased", "distilbert": "distilbert-base-uncased"},
+        max_length=256,
+        epochs=2,
+        batch_size=32,
+        lr=2e-5,
+        mixed_precision=True,
+        torch_threads=_env_threads(),
+        min_accuracy=0.95,
+        max_ece_after=0.03,
+        int8_check_n=300,  # int8 runs on the CPU: a sample
+    ),
+    "cpu": Recipe(
+        "cpu",
+        data="liar",
+        transformers={"minilm": _env_model()},
+        max_length=64,
+        epochs=1,
+        batch_size=32,
+        lr=1e-4,
+        torch_threads=_env_threads(),
+        min_accuracy=0.55,
+        max_ece_after=0.08,
+    ),
+    "smoke": Recipe(
+        "smoke",
+        transformers={"tinybert": TINY_BERT},
+        max_length=64,
+        epochs=6,
+        batch_size=16,
+        lr=1e-3,
+        synthetic_size=500,
+        torch_threads=1,  # a 2-layer, 64-wide model gains nothing from more threads
+        min_accuracy=0.75,
+        max_ece_after=0.25,
+    ),
+    "quick": Recipe("quick", max_length=256),
+}
+
+
+def recipe_for(mode: str, **overrides: Any) -> Recipe:
+    """The recipe named ``mode`` with ``overrides`` applied; a clear error for an unknown mode
+    or field, so a typo never trains with a silently ignored knob."""
+    if mode not in RECIPES:
+        raise ValueError(f"unknown recipe {mode!r}: use one of {', '.join(RECIPES)}")
+    fields = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown recipe fields {unknown}: valid fields are {sorted(fields)}")
+    return dataclasses.replace(RECIPES[mode], **overrides)

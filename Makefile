@@ -118,8 +118,8 @@ smoke:  ## the same notebooks in smoke mode: synthetic data, offline, a few minu
 lab:  ## start JupyterLab in the repo
 	$(VENV)/bin/jupyter lab
 
-app:  ## start the Streamlit misinformation app (trains the quick models first if none exist)
-	@test -f $(APP_DIR)/models/manifest.json || (cd $(APP_DIR) && ../$(PY) -m misinfo.train --recipe quick \
+app:  ## start the Streamlit misinformation app (trains the quick models first if none, or only pre-v2 unsigned ones, exist)
+	@test -f $(APP_DIR)/models/manifest.sha256 || (cd $(APP_DIR) && ../$(PY) -m misinfo.train --recipe quick \
 		--data $(if $(LIAR_PATH),liar:$(LIAR_PATH),synthetic) --out models)
 	cd $(APP_DIR) && ../$(VENV)/bin/streamlit run app.py
 

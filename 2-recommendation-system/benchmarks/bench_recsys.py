@@ -27,7 +27,8 @@ from mlshared.run import write_metrics_json  # noqa: E402
 from mlshared.statistics import paired_permutation_test  # noqa: E402
 from recsys.data import load_movielens, synthetic_movielens  # noqa: E402
 from recsys.evaluation import evaluable_users, item_popularity  # noqa: E402
-from recsys.recipe import GRIDS, make_model  # noqa: E402
+from recsys.models.registry import make_model  # noqa: E402
+from recsys.recipes import GRIDS  # noqa: E402
 from recsys.splitting import split_per_user  # noqa: E402
 
 K = 10

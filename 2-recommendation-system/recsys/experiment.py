@@ -13,7 +13,8 @@ import pandas as pd
 from recsys.data import RatingsData, genre_matrix
 from recsys.evaluation import EvaluationResult, evaluate
 from recsys.models.base import Recommender
-from recsys.recipe import TUNING_METRIC, Recipe, make_model
+from recsys.models.registry import make_model
+from recsys.recipes import Recipe
 from recsys.splitting import Split, validation_split
 from recsys.tuning import grid_search
 
@@ -46,7 +47,7 @@ def run_offline_experiment(recipe: Recipe, data: RatingsData, split: Split) -> O
             recipe.grids[name],
             validation,
             recipe.k,
-            TUNING_METRIC.get(name, "ndcg"),
+            recipe.tuning_metric.get(name, "ndcg"),
         )
         exp.best_params[name] = tuned.best_params
         exp.validation_scores[name] = tuned.best_score

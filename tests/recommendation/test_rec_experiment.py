@@ -8,7 +8,8 @@ import pytest
 from recsys.data import synthetic_movielens
 from recsys.evaluation import results_table
 from recsys.experiment import ranked_models, run_offline_experiment
-from recsys.recipe import make_model, recipe_for
+from recsys.models.registry import make_model
+from recsys.recipes import recipe_for
 from recsys.splitting import split_per_user, validation_split
 from recsys.tuning import grid_search
 
@@ -45,8 +46,7 @@ def test_grid_search_maximises_ndcg_and_minimises_rmse(world):
 
 def test_offline_experiment_runs_and_aligns_users(world):
     data, split = world
-    recipe = recipe_for("smoke")
-    recipe.models = ["MostPopular", "EASE", "Hybrid"]
+    recipe = recipe_for("smoke", models=["MostPopular", "EASE", "Hybrid"])
     exp = run_offline_experiment(recipe, data, split)
     users = [r.users for r in exp.results.values()]
     assert all(np.array_equal(users[0], u) for u in users)

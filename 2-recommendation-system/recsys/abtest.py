@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import optimize, stats
 
+from mlshared.ranking_metrics import discounts, lookup_grades
+
 # ------------------------------------------------------------------ assignment and SRM
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -100,7 +102,8 @@ class PreferenceModel:
     """Attractiveness of items to users, from held-out ratings the recommenders never saw.
 
     attract(u, i) = base for unrated items, and base + lift * (rating - 1) / 4 + lift_floor
-    for items in u's held-out set; a click needs examination (position bias 1/log2(rank+1)).
+    for items in u's held-out set; a click needs examination, whose probability falls with
+    the rank as NDCG's discount 1/log2(rank+1) does (position bias).
     """
 
     heldout: sp.csr_matrix
@@ -110,30 +113,10 @@ class PreferenceModel:
 
     def attractiveness(self, users: np.ndarray, recs: np.ndarray) -> np.ndarray:
         """(len(users), K) click probabilities given examination."""
-        grades = lookup(self.heldout, users, recs)
+        grades = lookup_grades(self.heldout, recs, users)
         return np.where(
             grades > 0, self.base + self.lift_floor + self.lift * (grades - 1) / 4, self.base
         )
-
-
-def lookup(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """matrix[users[r], items[r, c]] for a (R, K) item array (-1 = padding -> 0), no dense copy."""
-    m = sp.csr_matrix(matrix)
-    m.sort_indices()
-    n_items = m.shape[1]
-    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
-    keys = rows * n_items + m.indices
-    query = np.asarray(users, np.int64)[:, None] * n_items + items
-    if keys.size == 0:
-        return np.zeros(items.shape)
-    pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
-    found = (keys[pos] == query) & (items >= 0)
-    return np.where(found, m.data[pos], 0.0)
-
-
-def examination(k: int) -> np.ndarray:
-    """Position-based examination probabilities 1 / log2(rank + 1)."""
-    return 1.0 / np.log2(np.arange(2, k + 2))
 
 
 @dataclass
@@ -168,21 +151,32 @@ class PeriodOutcome:
     clicks: np.ndarray
 
 
+def simulate_clicks(
+    population: Population,
+    items: np.ndarray,
+    preference: PreferenceModel,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions ~ Poisson(activity); clicks per slot ~ Binomial(sessions, exam * attract * propensity).
+
+    ``items`` holds each visitor's shown list (n_visitors, K); returns (sessions, clicks per slot).
+    """
+    p = discounts(items.shape[1])[None, :] * preference.attractiveness(population.users, items)
+    p = np.clip(p * population.propensity[:, None], 0, 1)
+    sessions = rng.poisson(population.activity)
+    return sessions, rng.binomial(sessions[:, None], p)
+
+
 def simulate_period(
     population: Population,
     recs_by_user: np.ndarray,
     preference: PreferenceModel,
     seed: int = 0,
 ) -> PeriodOutcome:
-    """Sessions ~ Poisson(activity); clicks per slot ~ Binomial(sessions, exam * attract * propensity)."""
-    rng = np.random.default_rng(seed)
+    """One period in which every visitor sees their MovieLens user's list from ``recs_by_user``."""
     recs = recs_by_user[population.users]
-    k = recs.shape[1]
-    p = examination(k)[None, :] * preference.attractiveness(population.users, recs)
-    p = np.clip(p * population.propensity[:, None], 0, 1)
-    sessions = rng.poisson(population.activity)
-    clicks = rng.binomial(sessions[:, None], p).sum(axis=1)
-    return PeriodOutcome(sessions, sessions * k, clicks)
+    sessions, clicks = simulate_clicks(population, recs, preference, np.random.default_rng(seed))
+    return PeriodOutcome(sessions, sessions * recs.shape[1], clicks.sum(axis=1))
 
 
 # ------------------------------------------------------------------ tests and CUPED

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from recsys.abtest import Population, PreferenceModel, examination, sample_size_means
+from recsys.abtest import Population, PreferenceModel, sample_size_means, simulate_clicks
 
 
 def team_draft(
@@ -92,19 +92,6 @@ class InterleavingComparison:
         return self.ab_total_n / self.interleaving_n
 
 
-def simulate_clicks(
-    population: Population,
-    items: np.ndarray,
-    preference: PreferenceModel,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Click counts per visitor and slot over one period of sessions."""
-    p = examination(items.shape[1])[None, :] * preference.attractiveness(population.users, items)
-    p = np.clip(p * population.propensity[:, None], 0, 1)
-    sessions = rng.poisson(population.activity)
-    return rng.binomial(sessions[:, None], p)
-
-
 def compare_with_ab(
     population: Population,
     recs_a: np.ndarray,
@@ -122,10 +109,10 @@ def compare_with_ab(
     """
     rng = np.random.default_rng(seed)
     merged, team = team_draft(recs_a[population.users], recs_b[population.users], k, rng)
-    clicks = simulate_clicks(population, merged, preference, rng)
+    _, clicks = simulate_clicks(population, merged, preference, rng)
     delta = (clicks * (team == 1)).sum(axis=1) - (clicks * (team == 0)).sum(axis=1)
-    clicks_a = simulate_clicks(population, recs_a[population.users], preference, rng).sum(axis=1)
-    clicks_b = simulate_clicks(population, recs_b[population.users], preference, rng).sum(axis=1)
+    clicks_a = simulate_clicks(population, recs_a[population.users], preference, rng)[1].sum(axis=1)
+    clicks_b = simulate_clicks(population, recs_b[population.users], preference, rng)[1].sum(axis=1)
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     mean_delta, sd_delta = float(delta.mean()), float(delta.std(ddof=1))
     ab_diff = float(clicks_b.mean() - clicks_a.mean())

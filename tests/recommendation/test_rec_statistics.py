@@ -156,3 +156,21 @@ def test_group_sequential_boundaries_match_textbook_values():
     np.testing.assert_allclose(pocock, 2.413, atol=0.02)
     assert obf[-1] == pytest.approx(2.040, abs=0.02)
     assert obf[0] == pytest.approx(2.040 * np.sqrt(5), abs=0.05)
+
+
+def test_simulated_clicks_follow_position_bias_and_attractiveness():
+    """Slot c of a shown list is clicked sessions * discount(c) * attractiveness times on average."""
+    n = 40_000
+    heldout = sp.csr_matrix(np.tile([5.0, 0.0, 1.0], (1, 1)))  # one user: item 0 loved, 2 disliked
+    population = abtest.Population(
+        np.arange(n), np.zeros(n, int), activity=np.full(n, 3.0), propensity=np.ones(n)
+    )
+    pref = abtest.PreferenceModel(heldout)
+    shown = np.tile([0, 1, 2], (n, 1))
+    sessions, clicks = abtest.simulate_clicks(population, shown, pref, np.random.default_rng(0))
+    attract = np.array([0.02 + 0.10 + 0.25, 0.02, 0.02 + 0.10])
+    expected = 3.0 * attract / np.log2(np.arange(2, 5))
+    np.testing.assert_allclose(clicks.mean(axis=0), expected, rtol=0.05)
+    period = abtest.simulate_period(population, shown[:1], pref, seed=0)
+    np.testing.assert_array_equal(period.clicks, clicks.sum(axis=1))  # same draws, summed
+    np.testing.assert_array_equal(period.impressions, 3 * sessions)

@@ -9,7 +9,8 @@ makes the pre-period a useful CUPED covariate).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -71,6 +72,16 @@ def power_two_proportions(
     z = stats.norm.ppf(1 - alpha / 2)
     shift = h * np.sqrt(np.asarray(n_per_group, float) / 2)
     return stats.norm.cdf(shift - z) + stats.norm.cdf(-shift - z)
+
+
+def power_curves(
+    n_grid: np.ndarray, baseline: float, relative_lifts: tuple[float, ...], alpha: float = 0.05
+) -> dict[str, np.ndarray]:
+    """Power against sample size for several relative lifts over a baseline rate."""
+    return {
+        f"+{lift:.0%}": power_two_proportions(n_grid, baseline, baseline * (1 + lift), alpha)
+        for lift in relative_lifts
+    }
 
 
 def sample_size_two_proportions(
@@ -227,6 +238,9 @@ class ABResult:
     variance_reduction: float
     required_n_per_arm: float
     required_n_per_arm_cuped: float
+
+    def to_metrics(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def run_ab_test(

@@ -7,7 +7,8 @@ needs far fewer users than splitting them into two arms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -90,6 +91,17 @@ class InterleavingComparison:
     def ratio(self) -> float:
         """How many times more users the A/B test needs than interleaving."""
         return self.ab_total_n / self.interleaving_n
+
+    def sample_sizes(self, cuped_variance_reduction: float = 0.0) -> dict[str, float]:
+        """Users each design needs; CUPED scales the A/B variance, hence its n, by 1 - reduction."""
+        return {
+            "A/B (Welch, both arms)": self.ab_total_n,
+            "A/B + CUPED (both arms)": self.ab_total_n * (1 - cuped_variance_reduction),
+            "team-draft interleaving": self.interleaving_n,
+        }
+
+    def to_metrics(self) -> dict[str, Any]:
+        return asdict(self) | {"ab_total_n": self.ab_total_n, "ratio": self.ratio}
 
 
 def compare_with_ab(

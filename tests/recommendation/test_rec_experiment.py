@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from recsys.data import synthetic_movielens
+from mlshared.run import write_metrics_json
+from recsys.comparison import ranked_models
+from recsys.data import synthetic_movielens, write_ml100k_files
 from recsys.evaluation import results_table
-from recsys.experiment import ranked_models, run_offline_experiment
+from recsys.experiment import load_data, run_offline_experiment
 from recsys.models.registry import make_model
 from recsys.recipes import recipe_for
 from recsys.splitting import split_per_user, validation_split
@@ -54,3 +58,47 @@ def test_offline_experiment_runs_and_aligns_users(world):
     assert (table["ndcg@10 low"] <= table["ndcg@10"]).all()
     assert (table["ndcg@10"] <= table["ndcg@10 high"]).all()
     assert ranked_models(exp.results)[-1] == "MostPopular"
+
+
+@pytest.fixture(scope="module")
+def small_experiment(world):
+    data, split = world
+    recipe = recipe_for(
+        "smoke", models=["MostPopular", "EASE", "ContentTFIDF", "Hybrid"], n_bootstrap=300
+    )
+    return run_offline_experiment(recipe, data, split)
+
+
+def test_experiment_reports_itself_as_json(small_experiment, tmp_path):
+    exp = small_experiment
+    path = write_metrics_json(tmp_path / "m.json", exp.to_metrics())
+    payload = json.loads(path.read_text())["metrics"]
+    assert set(payload) == {"protocol", "best_params", "validation_ndcg", "test"}
+    assert [row["model"] for row in payload["test"]] == exp.table.index.tolist()
+    assert payload["protocol"]["k"] == 10
+    assert exp.tuning_summary().index.tolist() == list(exp.recipe.models)
+
+
+def test_comparison_names_the_best_and_its_holm_p(small_experiment):
+    comparison = small_experiment.compare()
+    assert comparison.best == ranked_models(small_experiment.results)[0]
+    p = comparison.p_holm(comparison.best, "MostPopular")
+    assert p == comparison.p_holm("MostPopular", comparison.best) and 0 < p <= 1
+    with pytest.raises(KeyError, match="no comparison of 'EASE' with 'ALS'"):
+        comparison.p_holm("EASE", "ALS")
+    assert comparison.best_vs_runner_up().shape == small_experiment.results["EASE"].users.shape
+    assert comparison.to_metrics()["verdict"].startswith(comparison.best)
+
+
+def test_cold_start_leaves_cf_blind_and_content_seeing(small_experiment):
+    cold = small_experiment.cold_start()
+    assert cold.table.loc["EASE", "recall@10"] == 0
+    assert cold.table.loc["ContentTFIDF", "recall@10"] > 0
+    assert [row["model"] for row in cold.to_metrics()] == list(small_experiment.recipe.cold_models)
+
+
+def test_load_data_follows_the_recipe(tmp_path):
+    smoke = recipe_for("smoke", synthetic_users=30, synthetic_items=40)
+    assert load_data(smoke).summary()["items"] == 40
+    write_ml100k_files(synthetic_movielens(20, 30, seed=1), tmp_path)
+    assert load_data(recipe_for("cpu"), tmp_path).name == "ml-100k"

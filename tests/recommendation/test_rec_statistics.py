@@ -174,3 +174,24 @@ def test_simulated_clicks_follow_position_bias_and_attractiveness():
     period = abtest.simulate_period(population, shown[:1], pref, seed=0)
     np.testing.assert_array_equal(period.clicks, clicks.sum(axis=1))  # same draws, summed
     np.testing.assert_array_equal(period.impressions, 3 * sessions)
+
+
+def test_power_curves_are_the_two_proportion_power():
+    n = np.array([1e3, 1e4, 1e5])
+    curves = abtest.power_curves(n, 0.05, (0.05, 0.2))
+    assert list(curves) == ["+5%", "+20%"]
+    np.testing.assert_allclose(curves["+20%"], abtest.power_two_proportions(n, 0.05, 0.06))
+    assert np.all(np.diff(curves["+5%"]) > 0)
+
+
+def test_peeking_table_lines_up_both_simulations():
+    aa = sequential.simulate_sequential(n_sims=50, n_per_arm=100, max_looks=4, seed=1)
+    effect = sequential.simulate_sequential(
+        n_sims=50, n_per_arm=100, max_looks=4, seed=2, effect=0.2
+    )
+    table = sequential.peeking_table(aa, effect)
+    assert table["looks"].tolist() == [1, 2, 4]
+    np.testing.assert_array_equal(table["mSPRT power"], effect.msprt_rejection)
+    other = sequential.simulate_sequential(n_sims=50, n_per_arm=100, max_looks=6, seed=3)
+    with pytest.raises(ValueError, match="different numbers of looks"):
+        sequential.peeking_table(aa, other)

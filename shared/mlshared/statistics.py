@@ -2,7 +2,7 @@
 
 Thin wrappers over SciPy and statsmodels where they exist, so that every project reports the
 same tests the same way; the paired randomisation test is written here because it must be
-vectorised (10,000 sign flips over thousands of users in well under a second) and must use
+vectorised (each batch of sign flips is one matrix product over all users) and must use
 the (b + 1) / (B + 1) p-value, which never reports an impossible p = 0.
 """
 

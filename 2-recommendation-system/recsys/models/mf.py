@@ -6,7 +6,7 @@ equations are built at once with one sparse x dense product and solved as a batc
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,7 +20,7 @@ class _ImplicitLibraryModel(Recommender):
 
     threads: int = 2
 
-    def _make(self):  # pragma: no cover - overridden
+    def _make(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def fit(self, train: sp.csr_matrix) -> Self:
@@ -51,7 +51,7 @@ class ImplicitALS(_ImplicitLibraryModel):
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.iterations, self.seed = iterations, seed
 
-    def _make(self):
+    def _make(self) -> Any:  # an implicit.cpu model (the library ships no type hints)
         from implicit.cpu.als import AlternatingLeastSquares
 
         return AlternatingLeastSquares(
@@ -80,7 +80,7 @@ class BPR(_ImplicitLibraryModel):
         self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
         self.iterations, self.seed = iterations, seed
 
-    def _make(self):
+    def _make(self) -> Any:  # an implicit.cpu model (the library ships no type hints)
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         return BayesianPersonalizedRanking(

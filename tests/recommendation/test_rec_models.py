@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
 
 from recsys.models import (
@@ -18,6 +19,7 @@ from recsys.models import (
     MostPopular,
     top_k,
 )
+from recsys.models.ease import spd_inverse_inplace
 from recsys.models.knn import prune_top_k
 from recsys.models.mf import _solve_side
 
@@ -164,3 +166,33 @@ def test_hybrid_serves_cold_items_and_cold_users():
     cold = model.recommend(np.array([3]), k=4)[0]
     counts = np.asarray((train != 0).sum(axis=0)).ravel()
     assert cold.tolist() == sorted(range(4), key=lambda i: (-counts[i], i))
+
+
+@pytest.mark.parametrize("n", [1, 7, 30])
+def test_spd_inverse_inplace_matches_scipy_inv_across_blocks(n):
+    rng = np.random.default_rng(n)
+    a = rng.normal(size=(n + 3, n))
+    gram = a.T @ a + 0.5 * np.eye(n)
+    expected = scipy.linalg.inv(gram)
+    work = gram.copy()
+    got = spd_inverse_inplace(work, block=4)  # several blocks, a ragged last one
+    assert np.shares_memory(got, work)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(got, got.T)
+
+
+def test_spd_inverse_refuses_what_it_cannot_invert():
+    with pytest.raises(np.linalg.LinAlgError, match=r"not positive definite.*increase the l2"):
+        spd_inverse_inplace(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        spd_inverse_inplace(np.eye(3, dtype=np.float32))
+
+
+def test_ease_equals_the_dense_inverse_formula():
+    """The in-place Cholesky fit against B = I - P diagMat(1/diag P) with scipy.linalg.inv."""
+    train = _two_blocks(seed=5)
+    x = (train.toarray() > 0).astype(float)
+    p = scipy.linalg.inv(x.T @ x + 3.0 * np.eye(x.shape[1]))
+    expected = np.eye(x.shape[1]) - p / np.diag(p)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(EASE(l2=3.0).fit(train).weights_, expected, atol=1e-12)

@@ -54,9 +54,10 @@ def compare_pair(
             "mde": 0.0,
             "n_users": d.size,
         }
+    t_test = paired_t_test(a, b)
     row |= {
-        "t": paired_t_test(a, b).statistic,
-        "p_t": paired_t_test(a, b).p_value,
+        "t": t_test.statistic,
+        "p_t": t_test.p_value,
         "p_perm": paired_permutation_test(a, b, n_permutations, seed=seed).p_value,
         "d_z": paired_effect_size(a, b),
         "mde": minimum_detectable_effect(float(d.std(ddof=1)), d.size),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -11,8 +13,9 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize, proportions_ztest
 from statsmodels.stats.weightstats import ttest_ind
 
+from mlshared.statistics import RESAMPLE_BATCH_ELEMENTS
 from recsys import abtest, interleaving, sequential
-from recsys.comparison import compare_models, verdict
+from recsys.comparison import compare_models, compare_pair, verdict
 from recsys.evaluation import EvaluationResult
 
 
@@ -195,3 +198,18 @@ def test_peeking_table_lines_up_both_simulations():
     other = sequential.simulate_sequential(n_sims=50, n_per_arm=100, max_looks=6, seed=3)
     with pytest.raises(ValueError, match="different numbers of looks"):
         sequential.peeking_table(aa, other)
+
+
+def test_compare_pair_memory_is_linear_in_users():
+    """Bootstrap, jackknife and sign flips all run in bounded batches (no users x users array)."""
+    n = 12_000
+    rng = np.random.default_rng(7)
+    a, b = rng.random(n), rng.random(n)
+    tracemalloc.start()
+    try:
+        row = compare_pair(a, b, n_permutations=500, n_resamples=500)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert row["n_users"] == n
+    assert peak < 2 * RESAMPLE_BATCH_ELEMENTS * 17 + 200 * n * 8 < n * n * 8 / 10

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recsys.models import (
     BPR,
@@ -17,6 +21,7 @@ from recsys.models import (
     ImplicitALS,
     ItemKNN,
     MostPopular,
+    base,
     top_k,
 )
 from recsys.models.ease import spd_inverse_inplace
@@ -48,6 +53,51 @@ def test_top_k_matches_loop_with_ties_and_exclusion():
         ranked = sorted((i for i in range(12) if i not in seen), key=lambda i: (-scores[u, i], i))
         expected = (ranked + [-1] * 5)[:5]
         assert got[u].tolist() == expected
+
+
+def _top_k_by_full_sort(scores, k, exclude=None):
+    """The previous implementation: a stable full sort of every row (the reference)."""
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    if exclude is not None:
+        rows, cols = exclude.nonzero()
+        scores[rows, cols] = -np.inf
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    order[~np.isfinite(np.take_along_axis(scores, order, axis=1))] = -1
+    return order
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    shape=st.tuples(st.integers(1, 6), st.integers(1, 12)),
+    k=st.integers(1, 14),
+    levels=st.integers(1, 4),
+)
+def test_top_k_selection_equals_a_full_sort_ties_included(seed, shape, k, levels):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, levels, size=shape).astype(float)  # few levels: ties everywhere
+    scores[rng.random(shape) < 0.1] = np.nan  # NaN ranks like an excluded item
+    scores[rng.random(shape) < 0.1] = -np.inf
+    exclude = sp.csr_matrix(rng.random(shape) < 0.3)
+    np.testing.assert_array_equal(
+        top_k(scores, k, exclude), _top_k_by_full_sort(scores, k, exclude)
+    )
+
+
+def test_recommend_batches_give_the_same_lists_in_bounded_memory(monkeypatch):
+    n_users, n_items = 4_000, 1_000
+    train = sp.random(n_users, n_items, density=0.02, random_state=3, format="csr")
+    model = MostPopular().fit(train)
+    whole = model.recommend(np.arange(n_users), 10, exclude=train, batch_size=n_users)
+    monkeypatch.setattr(base, "SCORE_BATCH_ELEMENTS", 1 << 18)
+    tracemalloc.start()
+    try:
+        batched = model.recommend(np.arange(n_users), 10, exclude=train)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(batched, whole)
+    assert peak < (1 << 18) * 48 + whole.nbytes < n_users * n_items * 8  # not one full sort
 
 
 def test_most_popular_ranks_by_count():

@@ -22,10 +22,18 @@ from recsys.models import (
     ItemKNN,
     MostPopular,
     base,
+    memory,
     top_k,
 )
+from recsys.models.base import binarize, cooccurrence
 from recsys.models.ease import spd_inverse_inplace
 from recsys.models.knn import prune_top_k
+from recsys.models.memory import (
+    GIB,
+    InsufficientMemoryError,
+    available_memory_bytes,
+    require_memory,
+)
 from recsys.models.mf import _solve_side
 
 
@@ -246,3 +254,40 @@ def test_ease_equals_the_dense_inverse_formula():
     expected = np.eye(x.shape[1]) - p / np.diag(p)[None, :]
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(EASE(l2=3.0).fit(train).weights_, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("block_elements", [1, 37, 1 << 22])
+def test_cooccurrence_in_blocks_equals_the_sparse_product(block_elements):
+    x = binarize(_two_blocks(seed=6))
+    expected = (x.T @ x).toarray()
+    np.testing.assert_array_equal(cooccurrence(x, block_elements), expected)
+
+
+def test_require_memory_names_the_need_the_limit_and_the_alternative(monkeypatch):
+    require_memory(10.0, "X", "do Y", available=10)  # fits exactly: no error
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: None)
+    require_memory(1e30, "X", "do Y")  # unknown memory: no check
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 100)
+    with pytest.raises(InsufficientMemoryError, match="do Y"):
+        require_memory(101, "X", "do Y")  # the machine's figure is the default limit
+    monkeypatch.undo()
+    with pytest.raises(InsufficientMemoryError, match=r"X needs about 2\.0 GiB but only 1\.0 GiB"):
+        require_memory(2 * GIB, "X", "do Y", available=GIB)
+    assert isinstance(InsufficientMemoryError("m"), MemoryError)
+    assert (available_memory_bytes() or 1) > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "need"),
+    [(EASE(l2=1.0), "EASE holds a dense 20 x 20"), (ItemKNN(k=5), "ItemKNN builds five dense")],
+    ids=["EASE", "ItemKNN"],
+)
+def test_item_item_models_refuse_before_allocating(model, need):
+    train = _two_blocks()
+    model.memory_limit = 8 * 20 * 20 - 1  # one byte short of a single 20 x 20 float64 matrix
+    with pytest.raises(InsufficientMemoryError, match=need) as info:
+        model.fit(train)
+    assert "Use ALS or BPR" in str(info.value)
+    assert not hasattr(model, "train_")  # refused up front, nothing fitted
+    model.memory_limit = None
+    assert model.fit(train).recommend(np.arange(2), k=2).shape == (2, 2)

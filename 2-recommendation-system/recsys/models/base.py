@@ -12,6 +12,8 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.models.memory import require_memory
+
 SCORE_BATCH_ELEMENTS = 1 << 22  # users x items scores per recommend() batch
 
 
@@ -20,6 +22,21 @@ def binarize(matrix: sp.spmatrix) -> sp.csr_matrix:
     out = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
     out.data[:] = 1.0
     return out
+
+
+def cooccurrence(x: sp.csr_matrix, block_elements: int = 1 << 22) -> np.ndarray:
+    """Dense items x items X'X, built in column blocks so no sparse n^2 product sits beside it.
+
+    For popular-heavy data X'X is nearly dense, and the one-shot sparse product would need about
+    12 bytes per entry on top of the 8 of the dense copy.
+    """
+    n_items = x.shape[1]
+    xt, xc = x.T.tocsr(), x.tocsc()
+    gram = np.empty((n_items, n_items))
+    step = max(1, block_elements // max(n_items, 1))
+    for start in range(0, n_items, step):
+        gram[:, start : start + step] = (xt @ xc[:, start : start + step]).toarray()
+    return gram
 
 
 def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
@@ -58,6 +75,8 @@ class Recommender(ABC):
     """Fit on a user x item CSR of ratings; score every item for a batch of users."""
 
     name: str = "recommender"
+    # Bytes a fit may use; None = what the machine has available when the fit starts.
+    memory_limit: int | None = None
 
     @abstractmethod
     def fit(self, train: sp.csr_matrix) -> Self:
@@ -93,6 +112,10 @@ class Recommender(ABC):
             mask = exclude[batch] if exclude is not None else None
             out.append(top_k(self.score(batch), k, mask))
         return np.vstack(out)
+
+    def require_memory(self, need_bytes: float, what: str, alternative: str) -> None:
+        """Refuse before allocating when ``need_bytes`` exceeds ``memory_limit`` (see ``memory``)."""
+        require_memory(need_bytes, f"{self.name} {what}", alternative, self.memory_limit)
 
     def __repr__(self) -> str:
         params = {k: v for k, v in vars(self).items() if not k.endswith("_") and k != "name"}

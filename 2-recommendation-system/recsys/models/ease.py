@@ -8,7 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from recsys.models.base import Recommender, binarize
+from recsys.models.base import Recommender, binarize, cooccurrence
+from recsys.models.memory import ITEM_ITEM_ALTERNATIVE
 
 
 def spd_inverse_inplace(matrix: np.ndarray, block: int = 1024) -> np.ndarray:
@@ -53,9 +54,15 @@ class EASE(Recommender):
         self.l2 = l2
 
     def fit(self, train: sp.csr_matrix) -> Self:
+        n_items = train.shape[1]
+        self.require_memory(
+            8.0 * n_items**2,
+            f"holds a dense {n_items:,} x {n_items:,} item-item matrix (items^2 x 8 bytes)",
+            ITEM_ITEM_ALTERNATIVE,
+        )
         x = binarize(train)
         self.train_ = x
-        p = np.ascontiguousarray((x.T @ x).toarray(), dtype=np.float64)
+        p = cooccurrence(x)
         p[np.diag_indices_from(p)] += self.l2
         spd_inverse_inplace(p)
         p /= -np.diag(p).copy()[None, :]

@@ -7,7 +7,8 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.models.base import Recommender, binarize
+from recsys.models.base import Recommender, binarize, cooccurrence
+from recsys.models.memory import ITEM_ITEM_ALTERNATIVE
 
 
 def prune_top_k(similarity: np.ndarray, k: int) -> sp.csr_matrix:
@@ -33,9 +34,15 @@ class ItemKNN(Recommender):
         self.k, self.shrinkage, self.alpha = k, shrinkage, alpha
 
     def fit(self, train: sp.csr_matrix) -> Self:
+        n_items = train.shape[1]
+        self.require_memory(
+            5 * 8.0 * n_items**2,
+            f"builds five dense {n_items:,} x {n_items:,} similarity arrays (5 x items^2 x 8 bytes)",
+            ITEM_ITEM_ALTERNATIVE,
+        )
         x = binarize(train)
         self.train_ = x
-        co = (x.T @ x).toarray()
+        co = cooccurrence(x)
         norms = np.diag(co).copy()
         denom = (
             np.power(norms, self.alpha)[:, None] * np.power(norms, 1 - self.alpha)[None, :]

@@ -16,6 +16,7 @@ from recsys.comparison import ModelComparison, compare_models
 from recsys.data import RatingsData, genre_matrix, load_movielens, synthetic_movielens
 from recsys.evaluation import EvaluationResult, evaluate, results_table
 from recsys.models.base import Recommender
+from recsys.models.ease import EASE
 from recsys.models.registry import make_model
 from recsys.recipes import Recipe
 from recsys.splitting import Split, cold_item_split, split_per_user, validation_split
@@ -50,6 +51,7 @@ class OfflineExperiment:
     validation_scores: dict[str, float] = field(default_factory=dict)  # NDCG@k, or RMSE
     results: dict[str, EvaluationResult] = field(default_factory=dict)
     tuning_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _ease_by_l2: dict[float, EASE] = field(default_factory=dict, repr=False)
 
     @property
     def metric(self) -> str:
@@ -57,11 +59,16 @@ class OfflineExperiment:
         return f"ndcg@{self.recipe.k}"
 
     def build(self, name: str) -> Recommender:
-        """A fresh, unfitted model with its tuned parameters."""
-        return make_model(name, self.data.items, ease_l2=self._ease_l2(), **self.best_params[name])
+        """An unfitted model with its tuned parameters (hybrids share the tuned EASE)."""
+        return self._make(name, **self.best_params[name])
 
-    def _ease_l2(self) -> float:
-        return float(self.best_params.get("EASE", {}).get("l2", 500.0))
+    def _make(self, name: str, **params: Any) -> Recommender:
+        return make_model(name, self.data.items, ease=self._shared_ease(), **params)
+
+    def _shared_ease(self) -> EASE:
+        """One EASE per l2 for all hybrids, so a grid over the blend fits the inverse once."""
+        l2 = float(self.best_params.get("EASE", {}).get("l2", 500.0))
+        return self._ease_by_l2.setdefault(l2, EASE(l2=l2))
 
     def tuning_summary(self) -> pd.DataFrame:
         """What validation chose for each model, and its validation score."""
@@ -128,7 +135,7 @@ def run_offline_experiment(
     exp = OfflineExperiment(recipe, data, split)
     for name in recipe.models:  # EASE is tuned before the hybrid that reuses its l2
         tuned = grid_search(
-            lambda name=name, **p: make_model(name, data.items, ease_l2=exp._ease_l2(), **p),
+            lambda name=name, **p: exp._make(name, **p),
             recipe.grids[name],
             validation,
             recipe.k,

@@ -12,6 +12,7 @@ from recsys.comparison import ranked_models
 from recsys.data import synthetic_movielens, write_ml100k_files
 from recsys.evaluation import results_table
 from recsys.experiment import load_data, run_offline_experiment
+from recsys.models.ease import EASE
 from recsys.models.registry import make_model
 from recsys.recipes import recipe_for
 from recsys.splitting import split_per_user, validation_split
@@ -102,3 +103,16 @@ def test_load_data_follows_the_recipe(tmp_path):
     assert load_data(smoke).summary()["items"] == 40
     write_ml100k_files(synthetic_movielens(20, 30, seed=1), tmp_path)
     assert load_data(recipe_for("cpu"), tmp_path).name == "ml-100k"
+
+
+def test_hybrid_grid_fits_the_ease_inverse_once_per_training_set(world, monkeypatch):
+    data, split = world
+    fits = []
+    original = EASE.fit
+    monkeypatch.setattr(EASE, "fit", lambda self, train: fits.append(1) or original(self, train))
+    grids = recipe_for("smoke").grids | {"Hybrid": {"cf_weight": [0.5, 0.9], "beta": [2.0, 10.0]}}
+    recipe = recipe_for("smoke", models=["EASE", "Hybrid"], grids=grids, n_bootstrap=200)
+    exp = run_offline_experiment(recipe, data, split)
+    assert len(exp.tuning_tables["Hybrid"]) == 4
+    # EASE: one grid point + its test fit; Hybrid: one validation fit for all 4 points + test fit
+    assert len(fits) == 4

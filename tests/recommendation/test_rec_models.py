@@ -25,7 +25,7 @@ from recsys.models import (
     memory,
     top_k,
 )
-from recsys.models.base import binarize, cooccurrence
+from recsys.models.base import binarize, cooccurrence, training_key
 from recsys.models.ease import spd_inverse_inplace
 from recsys.models.knn import prune_top_k
 from recsys.models.memory import (
@@ -207,6 +207,18 @@ def _items():
     )
 
 
+def _items20():
+    """Twenty items in two genre blocks matching ``_two_blocks``."""
+    return pd.DataFrame(
+        {
+            "item_id": np.arange(20),
+            "title": [f"Film {i}" for i in range(20)],
+            "genres": ["Drama"] * 10 + ["Comedy"] * 10,
+            "tags": [""] * 20,
+        }
+    )
+
+
 def test_content_model_follows_the_users_taste():
     train = _csr([[5, 0, 0, 0], [0, 0, 5, 0]])
     recs = ContentTFIDF(_items()).fit(train).recommend(np.array([0, 1]), k=1, exclude=train)
@@ -291,3 +303,32 @@ def test_item_item_models_refuse_before_allocating(model, need):
     assert not hasattr(model, "train_")  # refused up front, nothing fitted
     model.memory_limit = None
     assert model.fit(train).recommend(np.arange(2), k=2).shape == (2, 2)
+
+
+def test_hybrids_share_one_ease_fit_per_dataset(monkeypatch):
+    fits = []
+    original = EASE.fit
+    monkeypatch.setattr(EASE, "fit", lambda self, train: fits.append(1) or original(self, train))
+    train, other = _two_blocks(seed=1), _two_blocks(seed=2)
+    shared = EASE(l2=1.0)
+    hybrids = [Hybrid(shared, ContentTFIDF(_items20()), cf_weight=w) for w in (0.5, 0.9, 1.0)]
+    scores = [h.fit(train).score(np.arange(3)) for h in hybrids]
+    assert len(fits) == 1  # the grid over the blend fitted the inverse once
+    fresh = Hybrid(EASE(l2=1.0), ContentTFIDF(_items20()), cf_weight=1.0).fit(train)
+    np.testing.assert_allclose(scores[2], fresh.score(np.arange(3)))
+    hybrids[0].fit(other)  # new data: the shared EASE is refitted ...
+    assert len(fits) == 3
+    with pytest.raises(RuntimeError, match="refitted on other data"):
+        hybrids[1].score(np.arange(3))  # ... so a hybrid fitted on the old data refuses to score
+    shared.l2 = 2.0
+    hybrids[0].fit(other)  # new parameters refit too
+    assert len(fits) == 4
+
+
+def test_training_key_changes_with_any_entry():
+    train = _two_blocks(seed=1)
+    changed = train.copy()
+    changed.data[0] = 2.0
+    assert training_key(train) == training_key(train.copy())
+    assert training_key(train) != training_key(changed)
+    assert training_key(train) != training_key(train[:, :-1])

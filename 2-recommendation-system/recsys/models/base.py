@@ -6,6 +6,7 @@ lower item index, so two runs of the same model give identical lists.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from typing import Self
 
@@ -22,6 +23,16 @@ def binarize(matrix: sp.spmatrix) -> sp.csr_matrix:
     out = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
     out.data[:] = 1.0
     return out
+
+
+def training_key(matrix: sp.spmatrix) -> str:
+    """Digest of a sparse matrix's shape and entries: equal keys mean the same training data."""
+    m = sp.csr_matrix(matrix)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.asarray(m.shape, dtype=np.int64).tobytes())
+    for part in (m.indptr, m.indices, m.data):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()
 
 
 def cooccurrence(x: sp.csr_matrix, block_elements: int = 1 << 22) -> np.ndarray:
@@ -112,6 +123,18 @@ class Recommender(ABC):
             mask = exclude[batch] if exclude is not None else None
             out.append(top_k(self.score(batch), k, mask))
         return np.vstack(out)
+
+    def fit_once(self, train: sp.csr_matrix) -> Self:
+        """``fit`` unless this model is already fitted on identical data with identical parameters.
+
+        Lets several models share one expensive fitted component (the hybrid's EASE) safely:
+        a different training set or parameter refits it.
+        """
+        key = f"{training_key(train)} {self!r}"
+        if getattr(self, "fitted_on_", None) != key:
+            self.fit(train)
+            self.fitted_on_ = key
+        return self
 
     def require_memory(self, need_bytes: float, what: str, alternative: str) -> None:
         """Refuse before allocating when ``need_bytes`` exceeds ``memory_limit`` (see ``memory``)."""

@@ -27,9 +27,9 @@ MODEL_NAMES = (
 
 
 def make_model(
-    name: str, items: pd.DataFrame, ease_l2: float = 500.0, **params: Any
+    name: str, items: pd.DataFrame, ease: EASE | None = None, **params: Any
 ) -> Recommender:
-    """A fresh, unfitted model; the hybrid blends EASE (with its tuned l2) and TF-IDF content."""
+    """An unfitted model; the hybrid blends ``ease`` (shared, fitted once per dataset) and content."""
     if name == "MostPopular":
         return MostPopular(**params)
     if name == "ItemKNN":
@@ -45,5 +45,5 @@ def make_model(
     if name == "ContentTFIDF":
         return ContentTFIDF(items, **params)
     if name == "Hybrid":
-        return Hybrid(EASE(l2=ease_l2), ContentTFIDF(items), **params)
+        return Hybrid(ease or EASE(), ContentTFIDF(items), **params)
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from recsys.data import LOADERS
 from recsys.models.registry import MODEL_NAMES
 
 # Validation grids of the full recipe (smoke keeps one point per model for speed).
@@ -59,6 +60,10 @@ class Recipe:
     def __post_init__(self) -> None:
         for name in ("models", "cold_models"):  # OVERRIDES may give lists
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.dataset not in ("synthetic", *LOADERS):
+            raise ValueError(
+                f"unknown dataset {self.dataset!r}; choose from synthetic, {', '.join(LOADERS)}"
+            )
         unknown = [m for m in (*self.models, *self.cold_models) if m not in MODEL_NAMES]
         if unknown:
             raise ValueError(f"unknown models {unknown}; choose from {', '.join(MODEL_NAMES)}")

@@ -33,6 +33,7 @@ def test_overrides_replace_fields_and_leave_the_stored_recipe_alone():
         ("cpu", {"epochs": 3}, r"unknown recipe fields \['epochs'\]; valid fields: .*n_bootstrap"),
         ("cpu", {"models": ["SVD++"]}, r"unknown models \['SVD\+\+'\]"),
         ("cpu", {"grids": {}}, "have no entry in grids"),
+        ("cpu", {"dataset": "ml-20m"}, "unknown dataset 'ml-20m'; choose from synthetic, ml-100k"),
     ],
 )
 def test_bad_modes_and_fields_are_named(mode, overrides, match):

@@ -8,7 +8,6 @@ makes the pre-period a useful CUPED covariate).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,26 +16,14 @@ import scipy.sparse as sp
 from scipy import optimize, stats
 
 from mlshared.ranking_metrics import discounts, lookup_grades
+from recsys.hashing import salt_of, uniform_hash
 
 # ------------------------------------------------------------------ assignment and SRM
-
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """A well-mixed 64-bit hash, vectorised (no Python loop over users)."""
-    with np.errstate(over="ignore"):
-        z = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK64
-        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
-        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK64
-        return z ^ (z >> np.uint64(31))
 
 
 def hash_bucket(user_ids: np.ndarray, experiment: str) -> np.ndarray:
     """Uniform [0, 1) per (experiment, user): stable across sessions, independent across experiments."""
-    salt = int.from_bytes(hashlib.sha256(experiment.encode()).digest()[:8], "little")
-    h = _splitmix64(np.asarray(user_ids).astype(np.uint64) ^ np.uint64(salt))
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return uniform_hash(user_ids, salt_of(experiment))
 
 
 def assign_variant(

@@ -16,11 +16,24 @@ from recsys.models.registry import MODEL_NAMES
 
 # Validation grids of the full recipe (smoke keeps one point per model for speed).
 GRIDS: dict[str, dict[str, list[Any]]] = {
+    "Random": {},
     "MostPopular": {},
     "ItemKNN": {"k": [50, 100, 200], "shrinkage": [0.0, 10.0, 50.0]},
+    "UserKNN": {"k": [50, 100, 200], "shrinkage": [0.0, 10.0, 50.0]},
+    "RP3beta": {"alpha": [0.5, 1.0], "beta": [0.3, 0.5, 0.7], "k": [100, 200]},
     "EASE": {"l2": [200.0, 500.0, 1000.0, 2000.0]},
     "ALS": {"factors": [16, 32, 64], "regularization": [5.0, 10.0, 50.0], "alpha": [2.0, 5.0]},
-    "BPR": {"factors": [32, 64], "learning_rate": [0.01, 0.05], "regularization": [0.001, 0.01]},
+    "BPR": {
+        "factors": [64],
+        "learning_rate": [0.05],
+        "regularization": [0.005, 0.01],
+        "iterations": [25, 50, 100],
+    },
+    "ImplicitBPR": {
+        "factors": [32, 64],
+        "learning_rate": [0.01, 0.05],
+        "regularization": [0.001, 0.01],
+    },
     "ExplicitMF": {"factors": [16, 32], "l2": [0.05, 0.1, 0.2, 0.4]},
     "ContentTFIDF": {"genre_weight": [1, 2, 4]},
     "Hybrid": {"cf_weight": [0.7, 0.85, 0.95, 1.0], "beta": [2.0, 10.0]},
@@ -86,6 +99,12 @@ SMOKE = Recipe(
     | {
         "ALS": {"factors": [16], "regularization": [1.0], "alpha": [2.0]},
         "BPR": {
+            "factors": [16],
+            "learning_rate": [0.05],
+            "regularization": [0.01],
+            "iterations": [20],
+        },
+        "ImplicitBPR": {
             "factors": [16],
             "learning_rate": [0.05],
             "regularization": [0.01],

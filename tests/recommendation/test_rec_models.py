@@ -19,8 +19,11 @@ from recsys.models import (
     ExplicitMF,
     Hybrid,
     ImplicitALS,
+    ImplicitBPR,
     ItemKNN,
     MostPopular,
+    RP3beta,
+    UserKNN,
     base,
     memory,
     top_k,
@@ -39,16 +42,6 @@ from recsys.models.mf import _solve_side
 
 def _csr(rows):
     return sp.csr_matrix(np.array(rows, dtype=float))
-
-
-def _two_blocks(n_users=40, n_items=20, seed=0):
-    """Users 0..19 like items 0..9, users 20..39 like items 10..19; each misses a few."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros((n_users, n_items))
-    half_u, half_i = n_users // 2, n_items // 2
-    x[:half_u, :half_i] = rng.random((half_u, half_i)) < 0.7
-    x[half_u:, half_i:] = rng.random((half_u, half_i)) < 0.7
-    return sp.csr_matrix(x * 4.0)
 
 
 def test_top_k_matches_loop_with_ties_and_exclusion():
@@ -114,8 +107,8 @@ def test_most_popular_ranks_by_count():
     assert recs.tolist() == [[2, 3], [1, 2]]
 
 
-def test_item_knn_matches_loop_reference():
-    train = _two_blocks()
+def test_item_knn_matches_loop_reference(two_blocks):
+    train = two_blocks()
     n_items = train.shape[1]
     model = ItemKNN(k=n_items, shrinkage=2.0).fit(train)  # no pruning: exact comparison
     x = (train.toarray() > 0).astype(float)
@@ -139,8 +132,8 @@ def test_prune_top_k_matches_loop():
     np.testing.assert_array_equal(got, expected)
 
 
-def test_ease_matches_per_column_constrained_least_squares():
-    train = _two_blocks(seed=3)
+def test_ease_matches_per_column_constrained_least_squares(two_blocks):
+    train = two_blocks(seed=3)
     lam = 5.0
     b = EASE(l2=lam).fit(train).weights_
     x = (train.toarray() > 0).astype(float)
@@ -159,11 +152,14 @@ def test_ease_matches_per_column_constrained_least_squares():
         EASE(l2=1.0),
         ImplicitALS(factors=4, regularization=0.1, iterations=10),
         BPR(factors=8, iterations=200, learning_rate=0.05),
+        ImplicitBPR(factors=8, iterations=200, learning_rate=0.05),
+        UserKNN(k=10),
+        RP3beta(k=10),
     ],
     ids=lambda m: m.name,
 )
-def test_collaborative_models_recommend_within_block(model):
-    train = _two_blocks()
+def test_collaborative_models_recommend_within_block(model, two_blocks):
+    train = two_blocks()
     recs = model.fit(train).recommend(np.arange(40), k=2, exclude=train)
     block_of_item = recs // 10
     block_of_user = (np.arange(40) // 20)[:, None]
@@ -208,7 +204,7 @@ def _items():
 
 
 def _items20():
-    """Twenty items in two genre blocks matching ``_two_blocks``."""
+    """Twenty items in two genre blocks matching the ``two_blocks`` fixture."""
     return pd.DataFrame(
         {
             "item_id": np.arange(20),
@@ -258,9 +254,9 @@ def test_spd_inverse_refuses_what_it_cannot_invert():
         spd_inverse_inplace(np.eye(3, dtype=np.float32))
 
 
-def test_ease_equals_the_dense_inverse_formula():
+def test_ease_equals_the_dense_inverse_formula(two_blocks):
     """The in-place Cholesky fit against B = I - P diagMat(1/diag P) with scipy.linalg.inv."""
-    train = _two_blocks(seed=5)
+    train = two_blocks(seed=5)
     x = (train.toarray() > 0).astype(float)
     p = scipy.linalg.inv(x.T @ x + 3.0 * np.eye(x.shape[1]))
     expected = np.eye(x.shape[1]) - p / np.diag(p)[None, :]
@@ -269,8 +265,8 @@ def test_ease_equals_the_dense_inverse_formula():
 
 
 @pytest.mark.parametrize("block_elements", [1, 37, 1 << 22])
-def test_cooccurrence_in_blocks_equals_the_sparse_product(block_elements):
-    x = binarize(_two_blocks(seed=6))
+def test_cooccurrence_in_blocks_equals_the_sparse_product(block_elements, two_blocks):
+    x = binarize(two_blocks(seed=6))
     expected = (x.T @ x).toarray()
     np.testing.assert_array_equal(cooccurrence(x, block_elements), expected)
 
@@ -294,8 +290,8 @@ def test_require_memory_names_the_need_the_limit_and_the_alternative(monkeypatch
     [(EASE(l2=1.0), "EASE holds a dense 20 x 20"), (ItemKNN(k=5), "ItemKNN builds five dense")],
     ids=["EASE", "ItemKNN"],
 )
-def test_item_item_models_refuse_before_allocating(model, need):
-    train = _two_blocks()
+def test_item_item_models_refuse_before_allocating(model, need, two_blocks):
+    train = two_blocks()
     model.memory_limit = 8 * 20 * 20 - 1  # one byte short of a single 20 x 20 float64 matrix
     with pytest.raises(InsufficientMemoryError, match=need) as info:
         model.fit(train)
@@ -305,11 +301,11 @@ def test_item_item_models_refuse_before_allocating(model, need):
     assert model.fit(train).recommend(np.arange(2), k=2).shape == (2, 2)
 
 
-def test_hybrids_share_one_ease_fit_per_dataset(monkeypatch):
+def test_hybrids_share_one_ease_fit_per_dataset(monkeypatch, two_blocks):
     fits = []
     original = EASE.fit
     monkeypatch.setattr(EASE, "fit", lambda self, train: fits.append(1) or original(self, train))
-    train, other = _two_blocks(seed=1), _two_blocks(seed=2)
+    train, other = two_blocks(seed=1), two_blocks(seed=2)
     shared = EASE(l2=1.0)
     hybrids = [Hybrid(shared, ContentTFIDF(_items20()), cf_weight=w) for w in (0.5, 0.9, 1.0)]
     scores = [h.fit(train).score(np.arange(3)) for h in hybrids]
@@ -325,8 +321,8 @@ def test_hybrids_share_one_ease_fit_per_dataset(monkeypatch):
     assert len(fits) == 4
 
 
-def test_training_key_changes_with_any_entry():
-    train = _two_blocks(seed=1)
+def test_training_key_changes_with_any_entry(two_blocks):
+    train = two_blocks(seed=1)
     changed = train.copy()
     changed.data[0] = 2.0
     assert training_key(train) == training_key(train.copy())

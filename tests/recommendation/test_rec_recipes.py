@@ -50,5 +50,5 @@ def test_registry_builds_every_model_and_names_unknown_ones():
     items = pd.DataFrame(columns=["item_id", "title", "genres", "tags"])
     for name in MODEL_NAMES:
         assert make_model(name, items).name == name
-    with pytest.raises(ValueError, match="unknown model 'SVD'; choose from MostPopular"):
+    with pytest.raises(ValueError, match="unknown model 'SVD'; choose from Random, MostPopular"):
         make_model("SVD", items)

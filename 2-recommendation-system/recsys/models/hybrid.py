@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from recsys.models.base import Recommender
 from recsys.models.content import ContentTFIDF
-from recsys.models.popularity import MostPopular
+from recsys.models.baselines import MostPopular
 
 
 def standardise_rows(scores: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Matrix factorisation: implicit-feedback ALS/BPR (the ``implicit`` library) and explicit-rating MF.
+"""Matrix factorisation: implicit-feedback ALS and BPR from ``implicit``, and explicit-rating MF.
 
 The explicit model is our own ALS with biases, vectorised across users: every user's normal
 equations are built at once with one sparse x dense product and solved as a batched linear system.
@@ -64,10 +64,14 @@ class ImplicitALS(_ImplicitLibraryModel):
         )
 
 
-class BPR(_ImplicitLibraryModel):
-    """Bayesian personalised ranking (Rendle et al. 2009) via ``implicit``."""
+class ImplicitBPR(_ImplicitLibraryModel):
+    """Bayesian personalised ranking via ``implicit``, kept to compare with ``models.bpr.BPR``.
 
-    name = "BPR"
+    implicit samples each negative from a random training interaction (popular items are
+    over-sampled as negatives) and updates with unsynchronised threads (runs differ).
+    """
+
+    name = "ImplicitBPR"
 
     def __init__(
         self,

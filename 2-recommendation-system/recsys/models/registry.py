@@ -7,41 +7,37 @@ from typing import Any
 import pandas as pd
 
 from recsys.models.base import Recommender
+from recsys.models.baselines import MostPopular, Random
+from recsys.models.bpr import BPR
 from recsys.models.content import ContentTFIDF
 from recsys.models.ease import EASE
 from recsys.models.hybrid import Hybrid
 from recsys.models.knn import ItemKNN
-from recsys.models.mf import BPR, ExplicitMF, ImplicitALS
-from recsys.models.popularity import MostPopular
+from recsys.models.mf import ExplicitMF, ImplicitALS, ImplicitBPR
+from recsys.models.neighbours import RP3beta, UserKNN
 
-MODEL_NAMES = (
-    "MostPopular",
-    "ItemKNN",
-    "EASE",
-    "ALS",
-    "BPR",
-    "ExplicitMF",
-    "ContentTFIDF",
-    "Hybrid",
-)
+# Built from their parameters alone; ContentTFIDF and Hybrid also need the item table.
+_BY_PARAMS: dict[str, type[Recommender]] = {
+    "Random": Random,
+    "MostPopular": MostPopular,
+    "ItemKNN": ItemKNN,
+    "UserKNN": UserKNN,
+    "RP3beta": RP3beta,
+    "EASE": EASE,
+    "ALS": ImplicitALS,
+    "BPR": BPR,
+    "ImplicitBPR": ImplicitBPR,
+    "ExplicitMF": ExplicitMF,
+}
+MODEL_NAMES = (*_BY_PARAMS, "ContentTFIDF", "Hybrid")
 
 
 def make_model(
     name: str, items: pd.DataFrame, ease: EASE | None = None, **params: Any
 ) -> Recommender:
     """An unfitted model; the hybrid blends ``ease`` (shared, fitted once per dataset) and content."""
-    if name == "MostPopular":
-        return MostPopular(**params)
-    if name == "ItemKNN":
-        return ItemKNN(**params)
-    if name == "EASE":
-        return EASE(**params)
-    if name == "ALS":
-        return ImplicitALS(**params)
-    if name == "BPR":
-        return BPR(**params)
-    if name == "ExplicitMF":
-        return ExplicitMF(**params)
+    if name in _BY_PARAMS:
+        return _BY_PARAMS[name](**params)
     if name == "ContentTFIDF":
         return ContentTFIDF(items, **params)
     if name == "Hybrid":

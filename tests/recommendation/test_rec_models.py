@@ -22,6 +22,7 @@ from recsys.models import (
     ImplicitBPR,
     ItemKNN,
     MostPopular,
+    Random,
     RP3beta,
     UserKNN,
     base,
@@ -30,7 +31,6 @@ from recsys.models import (
 )
 from recsys.models.base import binarize, cooccurrence, training_key
 from recsys.models.ease import spd_inverse_inplace
-from recsys.models.knn import prune_top_k
 from recsys.models.memory import (
     GIB,
     InsufficientMemoryError,
@@ -120,16 +120,6 @@ def test_item_knn_matches_loop_reference(two_blocks):
         [[sum(sim[i, j] for i in np.flatnonzero(x[u])) for j in range(n_items)] for u in range(40)]
     )
     np.testing.assert_allclose(model.score(np.arange(40)), expected, atol=1e-12)
-
-
-def test_prune_top_k_matches_loop():
-    sim = np.random.default_rng(4).random((15, 15))  # continuous: no ties
-    got = prune_top_k(sim, 4).toarray()
-    expected = np.zeros_like(sim)
-    for j in range(15):
-        keep = sorted(range(15), key=lambda i: -sim[i, j])[:4]
-        expected[keep, j] = sim[keep, j]
-    np.testing.assert_array_equal(got, expected)
 
 
 def test_ease_matches_per_column_constrained_least_squares(two_blocks):
@@ -328,3 +318,15 @@ def test_training_key_changes_with_any_entry(two_blocks):
     assert training_key(train) == training_key(train.copy())
     assert training_key(train) != training_key(changed)
     assert training_key(train) != training_key(train[:, :-1])
+
+
+def test_random_scores_are_fixed_per_cell_and_uniform():
+    train = sp.csr_matrix((300, 50))
+    model = Random(seed=3).fit(train)
+    scores = model.score(np.arange(300))
+    np.testing.assert_array_equal(model.score(np.array([7, 2]))[0], scores[7])  # batch-free
+    assert not np.array_equal(Random(seed=4).fit(train).score(np.arange(300)), scores)
+    assert scores.mean() == pytest.approx(0.5, abs=0.01)
+    first = model.recommend(np.arange(300), k=1)[:, 0]
+    assert np.bincount(first, minlength=50).max() < 20  # no item dominates the top slot
+    assert MostPopular().fit(train).recommend(np.arange(2), k=1).tolist() == [[0], [0]]

@@ -6,9 +6,8 @@ from recsys.models.bpr import BPR
 from recsys.models.content import ContentTFIDF
 from recsys.models.ease import EASE
 from recsys.models.hybrid import Hybrid
-from recsys.models.knn import ItemKNN
 from recsys.models.mf import ExplicitMF, ImplicitALS, ImplicitBPR
-from recsys.models.neighbours import RP3beta, UserKNN
+from recsys.models.knn import ItemKNN, RP3beta, UserKNN
 
 __all__ = [
     "BPR",

@@ -12,9 +12,8 @@ from recsys.models.bpr import BPR
 from recsys.models.content import ContentTFIDF
 from recsys.models.ease import EASE
 from recsys.models.hybrid import Hybrid
-from recsys.models.knn import ItemKNN
 from recsys.models.mf import ExplicitMF, ImplicitALS, ImplicitBPR
-from recsys.models.neighbours import RP3beta, UserKNN
+from recsys.models.knn import ItemKNN, RP3beta, UserKNN
 
 # Built from their parameters alone; ContentTFIDF and Hybrid also need the item table.
 _BY_PARAMS: dict[str, type[Recommender]] = {

@@ -1,13 +1,12 @@
-"""User-kNN, RP3beta and the Random baseline against plain-loop references."""
+"""Neighbourhood models (item-kNN, user-kNN, RP3beta) against plain-loop references."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 
-from recsys.models import MostPopular, Random, RP3beta, UserKNN
-from recsys.models.neighbours import keep_row_top_k
+from recsys.models import RP3beta, UserKNN
+from recsys.models.knn import keep_row_top_k
 
 
 def test_keep_row_top_k_matches_a_loop():
@@ -65,15 +64,3 @@ def test_rp3beta_without_pruning_matches_the_random_walk_formula(two_blocks):
     model = RP3beta(alpha=alpha, beta=beta, k=n_items, block_elements=50).fit(train)
     np.testing.assert_allclose(model.weights_.toarray(), w, atol=1e-12)
     np.testing.assert_allclose(model.score(np.arange(3)), x[:3] @ w, atol=1e-12)
-
-
-def test_random_scores_are_fixed_per_cell_and_uniform():
-    train = sp.csr_matrix((300, 50))
-    model = Random(seed=3).fit(train)
-    scores = model.score(np.arange(300))
-    np.testing.assert_array_equal(model.score(np.array([7, 2]))[0], scores[7])  # batch-free
-    assert not np.array_equal(Random(seed=4).fit(train).score(np.arange(300)), scores)
-    assert scores.mean() == pytest.approx(0.5, abs=0.01)
-    first = model.recommend(np.arange(300), k=1)[:, 0]
-    assert np.bincount(first, minlength=50).max() < 20  # no item dominates the top slot
-    assert MostPopular().fit(train).recommend(np.arange(2), k=1).tolist() == [[0], [0]]

@@ -46,11 +46,15 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
 
 
 def tuned_params() -> dict[str, dict]:
-    """Parameters chosen on validation by the last real run, else each grid's first point."""
+    """Parameters chosen on validation by the last real run, else each grid's first point.
+
+    A model the last run did not have (a new baseline) gets its grid's first point.
+    """
     path = PROJECT / "outputs" / "metrics.json"
-    if path.is_file():
-        return json.loads(path.read_text())["metrics"]["best_params"]
-    return {name: {p: v[0] for p, v in grid.items()} for name, grid in GRIDS.items()}
+    saved = json.loads(path.read_text())["metrics"]["best_params"] if path.is_file() else {}
+    return {
+        name: saved.get(name, {p: v[0] for p, v in grid.items()}) for name, grid in GRIDS.items()
+    }
 
 
 def all_metrics(recs: np.ndarray, relevance, pop: np.ndarray, n_items: int) -> dict:

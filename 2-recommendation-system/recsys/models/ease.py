@@ -6,39 +6,31 @@ from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import lapack
+import scipy.linalg
 
 from recsys.models.base import Recommender, binarize, cooccurrence
 from recsys.models.memory import ITEM_ITEM_ALTERNATIVE
 
 
-def spd_inverse_inplace(matrix: np.ndarray, block: int = 1024) -> np.ndarray:
-    """Invert a symmetric positive-definite C-ordered matrix in its own memory (Cholesky).
+def symmetric_inverse_inplace(matrix: np.ndarray) -> np.ndarray:
+    """Invert a symmetric, non-singular float64 matrix in its own memory.
 
-    LAPACK's potrf/potri through SciPy's f2py wrappers: no second n x n array is allocated, and
-    it avoids ``scipy.linalg.inv``, whose symmetric path in SciPy 1.17 crashes the process with
-    a segmentation fault on large catalogues. potri fills one triangle, mirrored here block by
-    block (no n^2 index arrays).
+    LAPACK's general LU path (getrf/getri via ``scipy.linalg.inv(assume_a="general")``) on the
+    Fortran view of the array, which for a symmetric matrix is the same matrix: no second n x n
+    array. Not Cholesky, although X'X + lambda I is positive definite: with SciPy 1.17's bundled
+    OpenBLAS both ``scipy.linalg.inv``'s symmetric path and LAPACK's potrf crash the process with
+    a segmentation fault on large catalogues, and the general path does not (README, "Scale").
     """
     n = matrix.shape[0]
-    if matrix.shape != (n, n) or not matrix.flags.c_contiguous or matrix.dtype != np.float64:
-        raise ValueError("expected a square, C-contiguous float64 matrix")
-    upper_f = matrix.T  # the Fortran view of the same memory; its upper triangle is our lower
-    factor, info = lapack.dpotrf(upper_f, lower=0, clean=0, overwrite_a=1)
-    if info == 0:
-        factor, info = lapack.dpotri(factor, lower=0, overwrite_c=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(
-            f"matrix is not positive definite (LAPACK info {info}); increase the l2 penalty"
-        )
-    if not np.shares_memory(factor, matrix):  # pragma: no cover - f2py copies only odd inputs
-        matrix[...] = factor.T
-    for start in range(0, n, block):  # mirror the lower triangle into the upper one
-        stop = min(start + block, n)
-        matrix[start:stop, stop:] = matrix[stop:, start:stop].T
-        diagonal_block = matrix[start:stop, start:stop]
-        upper = np.triu_indices(stop - start, 1)
-        diagonal_block[upper] = diagonal_block.T[upper]
+    work = matrix.T if matrix.flags.c_contiguous else matrix
+    if matrix.shape != (n, n) or not work.flags.f_contiguous or matrix.dtype != np.float64:
+        raise ValueError("expected a square, contiguous float64 matrix")
+    try:
+        inverse = scipy.linalg.inv(work, overwrite_a=True, check_finite=False, assume_a="general")
+    except np.linalg.LinAlgError as exc:
+        raise np.linalg.LinAlgError(f"{exc}: the matrix is singular; increase the l2 penalty") from exc
+    if not np.shares_memory(inverse, matrix):  # pragma: no cover - SciPy copies only odd inputs
+        work[...] = inverse
     return matrix
 
 
@@ -64,7 +56,7 @@ class EASE(Recommender):
         self.train_ = x
         p = cooccurrence(x)
         p[np.diag_indices_from(p)] += self.l2
-        spd_inverse_inplace(p)
+        symmetric_inverse_inplace(p)
         p /= -np.diag(p).copy()[None, :]
         np.fill_diagonal(p, 0.0)
         self.weights_ = p

@@ -25,9 +25,9 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
     "ALS": {"factors": [16, 32, 64], "regularization": [5.0, 10.0, 50.0], "alpha": [2.0, 5.0]},
     "BPR": {
         "factors": [64],
-        "learning_rate": [0.05],
-        "regularization": [0.005, 0.01],
-        "iterations": [25, 50, 100],
+        "learning_rate": [0.01, 0.02],
+        "regularization": [0.01],
+        "iterations": [100, 200],
     },
     "ImplicitBPR": {
         "factors": [32, 64],

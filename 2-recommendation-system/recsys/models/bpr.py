@@ -103,9 +103,9 @@ class BPR(Recommender):
     def __init__(
         self,
         factors: int = 64,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.01,
         regularization: float = 0.01,
-        iterations: int = 50,
+        iterations: int = 200,
         batch_size: int = 1024,
         seed: int = 0,
     ) -> None:

@@ -8,32 +8,22 @@ makes the pre-period a useful CUPED covariate).
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import optimize, stats
 
+from mlshared.ranking_metrics import discounts, lookup_grades
+from recsys.hashing import salt_of, uniform_hash
+
 # ------------------------------------------------------------------ assignment and SRM
-
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """A well-mixed 64-bit hash, vectorised (no Python loop over users)."""
-    with np.errstate(over="ignore"):
-        z = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK64
-        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
-        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK64
-        return z ^ (z >> np.uint64(31))
 
 
 def hash_bucket(user_ids: np.ndarray, experiment: str) -> np.ndarray:
     """Uniform [0, 1) per (experiment, user): stable across sessions, independent across experiments."""
-    salt = int.from_bytes(hashlib.sha256(experiment.encode()).digest()[:8], "little")
-    h = _splitmix64(np.asarray(user_ids).astype(np.uint64) ^ np.uint64(salt))
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return uniform_hash(user_ids, salt_of(experiment))
 
 
 def assign_variant(
@@ -71,6 +61,16 @@ def power_two_proportions(
     return stats.norm.cdf(shift - z) + stats.norm.cdf(-shift - z)
 
 
+def power_curves(
+    n_grid: np.ndarray, baseline: float, relative_lifts: tuple[float, ...], alpha: float = 0.05
+) -> dict[str, np.ndarray]:
+    """Power against sample size for several relative lifts over a baseline rate."""
+    return {
+        f"+{lift:.0%}": power_two_proportions(n_grid, baseline, baseline * (1 + lift), alpha)
+        for lift in relative_lifts
+    }
+
+
 def sample_size_two_proportions(
     p1: float, p2: float, alpha: float = 0.05, power: float = 0.8
 ) -> float:
@@ -100,7 +100,8 @@ class PreferenceModel:
     """Attractiveness of items to users, from held-out ratings the recommenders never saw.
 
     attract(u, i) = base for unrated items, and base + lift * (rating - 1) / 4 + lift_floor
-    for items in u's held-out set; a click needs examination (position bias 1/log2(rank+1)).
+    for items in u's held-out set; a click needs examination, whose probability falls with
+    the rank as NDCG's discount 1/log2(rank+1) does (position bias).
     """
 
     heldout: sp.csr_matrix
@@ -110,30 +111,10 @@ class PreferenceModel:
 
     def attractiveness(self, users: np.ndarray, recs: np.ndarray) -> np.ndarray:
         """(len(users), K) click probabilities given examination."""
-        grades = lookup(self.heldout, users, recs)
+        grades = lookup_grades(self.heldout, recs, users)
         return np.where(
             grades > 0, self.base + self.lift_floor + self.lift * (grades - 1) / 4, self.base
         )
-
-
-def lookup(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """matrix[users[r], items[r, c]] for a (R, K) item array (-1 = padding -> 0), no dense copy."""
-    m = sp.csr_matrix(matrix)
-    m.sort_indices()
-    n_items = m.shape[1]
-    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
-    keys = rows * n_items + m.indices
-    query = np.asarray(users, np.int64)[:, None] * n_items + items
-    if keys.size == 0:
-        return np.zeros(items.shape)
-    pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
-    found = (keys[pos] == query) & (items >= 0)
-    return np.where(found, m.data[pos], 0.0)
-
-
-def examination(k: int) -> np.ndarray:
-    """Position-based examination probabilities 1 / log2(rank + 1)."""
-    return 1.0 / np.log2(np.arange(2, k + 2))
 
 
 @dataclass
@@ -168,21 +149,32 @@ class PeriodOutcome:
     clicks: np.ndarray
 
 
+def simulate_clicks(
+    population: Population,
+    items: np.ndarray,
+    preference: PreferenceModel,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions ~ Poisson(activity); clicks per slot ~ Binomial(sessions, exam * attract * propensity).
+
+    ``items`` holds each visitor's shown list (n_visitors, K); returns (sessions, clicks per slot).
+    """
+    p = discounts(items.shape[1])[None, :] * preference.attractiveness(population.users, items)
+    p = np.clip(p * population.propensity[:, None], 0, 1)
+    sessions = rng.poisson(population.activity)
+    return sessions, rng.binomial(sessions[:, None], p)
+
+
 def simulate_period(
     population: Population,
     recs_by_user: np.ndarray,
     preference: PreferenceModel,
     seed: int = 0,
 ) -> PeriodOutcome:
-    """Sessions ~ Poisson(activity); clicks per slot ~ Binomial(sessions, exam * attract * propensity)."""
-    rng = np.random.default_rng(seed)
+    """One period in which every visitor sees their MovieLens user's list from ``recs_by_user``."""
     recs = recs_by_user[population.users]
-    k = recs.shape[1]
-    p = examination(k)[None, :] * preference.attractiveness(population.users, recs)
-    p = np.clip(p * population.propensity[:, None], 0, 1)
-    sessions = rng.poisson(population.activity)
-    clicks = rng.binomial(sessions[:, None], p).sum(axis=1)
-    return PeriodOutcome(sessions, sessions * k, clicks)
+    sessions, clicks = simulate_clicks(population, recs, preference, np.random.default_rng(seed))
+    return PeriodOutcome(sessions, sessions * recs.shape[1], clicks.sum(axis=1))
 
 
 # ------------------------------------------------------------------ tests and CUPED
@@ -233,6 +225,9 @@ class ABResult:
     variance_reduction: float
     required_n_per_arm: float
     required_n_per_arm_cuped: float
+
+    def to_metrics(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def run_ab_test(

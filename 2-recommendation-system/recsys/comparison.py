@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,9 +54,10 @@ def compare_pair(
             "mde": 0.0,
             "n_users": d.size,
         }
+    t_test = paired_t_test(a, b)
     row |= {
-        "t": paired_t_test(a, b).statistic,
-        "p_t": paired_t_test(a, b).p_value,
+        "t": t_test.statistic,
+        "p_t": t_test.p_value,
         "p_perm": paired_permutation_test(a, b, n_permutations, seed=seed).p_value,
         "d_z": paired_effect_size(a, b),
         "mde": minimum_detectable_effect(float(d.std(ddof=1)), d.size),
@@ -98,7 +101,7 @@ def verdict(
 ) -> str:
     """One plain sentence, generated from the numbers: who is best and how sure we are."""
     means = {name: float(r.per_user[metric].mean()) for name, r in results.items()}
-    best, runner = sorted(means, key=means.get, reverse=True)[:2]
+    best, runner = ranked_models(results, metric)[:2]
     row = table[
         ((table.model_a == best) & (table.model_b == runner))
         | ((table.model_a == runner) & (table.model_b == best))
@@ -118,3 +121,47 @@ def verdict(
         f"d_z = {abs(row.d_z):.2f}, {int(row.n_users)} users), {certainty}. "
         f"{n_sig} of {len(table)} model pairs differ at Holm-adjusted p < {alpha}."
     )
+
+
+def ranked_models(results: Mapping[str, EvaluationResult], metric: str = "ndcg@10") -> list[str]:
+    """Model names, best mean metric first (ties keep the results' order)."""
+    return sorted(results, key=lambda name: -float(np.mean(results[name].per_user[metric])))
+
+
+@dataclass
+class ModelComparison:
+    """All pairwise comparisons of one experiment's models on one metric."""
+
+    results: Mapping[str, EvaluationResult]
+    table: pd.DataFrame  # one row per pair, as ``compare_models`` returns it
+    metric: str = "ndcg@10"
+
+    @property
+    def ranking(self) -> list[str]:
+        return ranked_models(self.results, self.metric)
+
+    @property
+    def best(self) -> str:
+        return self.ranking[0]
+
+    @property
+    def runner_up(self) -> str:
+        return self.ranking[1]
+
+    def p_holm(self, a: str, b: str) -> float:
+        """Holm-adjusted randomisation p-value of the pair (a, b), in either order."""
+        t = self.table
+        row = t[((t.model_a == a) & (t.model_b == b)) | ((t.model_a == b) & (t.model_b == a))]
+        if row.empty:
+            raise KeyError(f"no comparison of {a!r} with {b!r}; models: {', '.join(self.results)}")
+        return float(row["p_holm"].iloc[0])
+
+    def best_vs_runner_up(self) -> np.ndarray:
+        """Per-user metric(best) - metric(runner-up)."""
+        return per_user_differences(self.results, self.best, self.runner_up, self.metric)
+
+    def verdict(self, alpha: float = 0.05) -> str:
+        return verdict(self.results, self.table, self.metric, alpha)
+
+    def to_metrics(self) -> dict[str, Any]:
+        return {"pairwise": self.table.to_dict(orient="records"), "verdict": self.verdict()}

@@ -28,6 +28,15 @@ DATASETS: dict[str, dict[str, str | None]] = {
     "ml-100k": {"url": f"{GROUPLENS_BASE}/ml-100k.zip", "md5": "0e33842e24a9c977be4e0107933c0723"},
     "ml-1m": {"url": f"{GROUPLENS_BASE}/ml-1m.zip", "md5": "c4d9eecfca2ab87c1945afe126590906"},
     "ml-latest-small": {"url": f"{GROUPLENS_BASE}/ml-latest-small.zip", "md5": None},
+    "ml-25m": {"url": f"{GROUPLENS_BASE}/ml-25m.zip", "md5": None},
+}
+
+# The files each variant's loader reads (ml-25m shares ml-latest-small's CSV layout).
+VARIANT_FILES: dict[str, tuple[str, str]] = {
+    "ml-100k": ("u.data", "u.item"),
+    "ml-1m": ("ratings.dat", "movies.dat"),
+    "ml-latest-small": ("ratings.csv", "movies.csv"),
+    "ml-25m": ("ratings.csv", "movies.csv"),
 }
 
 ML100K_GENRES = (
@@ -93,14 +102,29 @@ def _require_columns(df: pd.DataFrame, n_expected: int, path: Path) -> None:
         )
 
 
-def _require_file(folder: Path, name: str) -> Path:
-    path = folder / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found. Point MOVIELENS_PATH (or `path=`) at the unzipped official "
-            f"folder that contains {name}, or call download_movielens() to fetch the zip."
+def _require_files(folder: Path, name: str) -> tuple[Path, Path]:
+    """The variant's two files in ``folder``; a missing one is an error that says what to do."""
+    needed = VARIANT_FILES[name]
+    missing = [f for f in needed if not (folder / f).is_file()]
+    if missing:
+        present = [
+            v for v, files in VARIANT_FILES.items() if all((folder / f).is_file() for f in files)
+        ]
+        hint = (
+            f" The folder holds the files of {' / '.join(present)}: set the dataset to that "
+            'variant (the recipe\'s `dataset`, e.g. OVERRIDES = {"dataset": '
+            f'"{present[0]}"}}, or `name=`).'
+            if present
+            else ""
         )
-    return path
+        layouts = "; ".join(f"{v}: {', '.join(f)}" for v, f in VARIANT_FILES.items())
+        raise FileNotFoundError(
+            f"{folder} has no {' or '.join(missing)}, so it is not an unzipped {name} folder "
+            f"(looked for {', '.join(needed)}). Variants and their files: {layouts}.{hint} "
+            "Point MOVIELENS_PATH (or `path=`) at the official folder, or leave it unset to "
+            "download the checksummed zip."
+        )
+    return folder / needed[0], folder / needed[1]
 
 
 def _encode(ratings: pd.DataFrame, items: pd.DataFrame, name: str) -> RatingsData:
@@ -131,9 +155,7 @@ def _encode(ratings: pd.DataFrame, items: pd.DataFrame, name: str) -> RatingsDat
 
 def load_ml100k(path: str | os.PathLike) -> RatingsData:
     """Load the official ml-100k folder (u.data tab-separated, u.item pipe-separated latin-1)."""
-    folder = Path(path)
-    data_path = _require_file(folder, "u.data")
-    item_path = _require_file(folder, "u.item")
+    data_path, item_path = _require_files(Path(path), "ml-100k")
     ratings = pd.read_csv(data_path, sep="\t", header=None, engine="c")
     _require_columns(ratings, 4, data_path)
     ratings.columns = ["user_id", "item_id", "rating", "timestamp"]
@@ -149,8 +171,7 @@ def load_ml100k(path: str | os.PathLike) -> RatingsData:
 
 def load_ml1m(path: str | os.PathLike) -> RatingsData:
     """Load the official ml-1m folder (ratings.dat / movies.dat, '::' separated, latin-1)."""
-    folder = Path(path)
-    rpath, mpath = _require_file(folder, "ratings.dat"), _require_file(folder, "movies.dat")
+    rpath, mpath = _require_files(Path(path), "ml-1m")
     ratings = pd.read_csv(rpath, sep="::", header=None, engine="python", encoding="latin-1")
     _require_columns(ratings, 4, rpath)
     ratings.columns = ["user_id", "item_id", "rating", "timestamp"]
@@ -160,10 +181,10 @@ def load_ml1m(path: str | os.PathLike) -> RatingsData:
     return _encode(ratings, movies, "ml-1m")
 
 
-def load_ml_latest_small(path: str | os.PathLike) -> RatingsData:
-    """Load ml-latest-small (ratings.csv, movies.csv and tags.csv when present)."""
+def load_movielens_csv(path: str | os.PathLike, name: str = "ml-latest-small") -> RatingsData:
+    """Load a CSV-layout variant: ml-latest-small or ml-25m (ratings.csv, movies.csv, tags.csv)."""
     folder = Path(path)
-    rpath, mpath = _require_file(folder, "ratings.csv"), _require_file(folder, "movies.csv")
+    rpath, mpath = _require_files(folder, name)
     ratings = pd.read_csv(rpath)
     movies = pd.read_csv(mpath)
     for df, cols, p in (
@@ -180,10 +201,25 @@ def load_ml_latest_small(path: str | os.PathLike) -> RatingsData:
         tags = pd.read_csv(tag_path)
         joined = tags.groupby("movieId")["tag"].agg(lambda s: " ".join(map(str, s)))
         movies["tags"] = movies["item_id"].map(joined).fillna("")
-    return _encode(ratings, movies, "ml-latest-small")
+    return _encode(ratings, movies, name)
 
 
-LOADERS = {"ml-100k": load_ml100k, "ml-1m": load_ml1m, "ml-latest-small": load_ml_latest_small}
+def load_ml_latest_small(path: str | os.PathLike) -> RatingsData:
+    """Load ml-latest-small (ratings.csv, movies.csv and tags.csv when present)."""
+    return load_movielens_csv(path, "ml-latest-small")
+
+
+def load_ml25m(path: str | os.PathLike) -> RatingsData:
+    """Load ml-25m (the same CSV layout as ml-latest-small, 25 million ratings)."""
+    return load_movielens_csv(path, "ml-25m")
+
+
+LOADERS = {
+    "ml-100k": load_ml100k,
+    "ml-1m": load_ml1m,
+    "ml-latest-small": load_ml_latest_small,
+    "ml-25m": load_ml25m,
+}
 
 
 def default_cache_dir() -> Path:
@@ -256,10 +292,17 @@ def download_movielens(name: str = "ml-100k", cache_dir: str | os.PathLike | Non
 
 
 def load_movielens(path: str | os.PathLike | None = None, name: str = "ml-100k") -> RatingsData:
-    """Load from a local official folder when given, else download the checksummed zip."""
+    """Load variant ``name`` from a local official folder when given, else download its zip.
+
+    A folder that holds the unzipped variant one level down (``path/ml-25m/...``) works too.
+    """
+    if name not in LOADERS:
+        raise ValueError(f"Unknown MovieLens variant {name!r}; choose from {', '.join(LOADERS)}")
     folder = Path(path) if path else download_movielens(name)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder of MovieLens files")
+    if (folder / name).is_dir() and not (folder / VARIANT_FILES[name][0]).is_file():
+        folder = folder / name
     return LOADERS[name](folder)
 
 

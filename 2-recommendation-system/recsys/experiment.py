@@ -5,58 +5,146 @@ Kept out of the notebook so the notebook narrates and plots while this stays tes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from recsys.data import RatingsData, genre_matrix
-from recsys.evaluation import EvaluationResult, evaluate
+from recsys.comparison import ModelComparison, compare_models
+from recsys.data import RatingsData, genre_matrix, load_movielens, synthetic_movielens
+from recsys.evaluation import EvaluationResult, evaluate, results_table
 from recsys.models.base import Recommender
-from recsys.recipe import TUNING_METRIC, Recipe, make_model
-from recsys.splitting import Split, validation_split
+from recsys.models.ease import EASE
+from recsys.models.registry import make_model
+from recsys.recipes import Recipe
+from recsys.splitting import Split, cold_item_split, split_per_user, validation_split
 from recsys.tuning import grid_search
+
+
+def load_data(recipe: Recipe, path: str | os.PathLike[str] | None = None) -> RatingsData:
+    """The recipe's dataset: synthetic for smoke runs, else a MovieLens variant (local or download)."""
+    if recipe.dataset == "synthetic":
+        return synthetic_movielens(recipe.synthetic_users, recipe.synthetic_items, seed=recipe.seed)
+    return load_movielens(path, recipe.dataset)
+
+
+@dataclass
+class ColdStartResult:
+    """Each model's metrics when the test items had no training interactions at all."""
+
+    table: pd.DataFrame  # one row per model: the evaluation summary
+
+    def to_metrics(self) -> list[dict[str, Any]]:
+        return self.table.reset_index(names="model").to_dict(orient="records")
 
 
 @dataclass
 class OfflineExperiment:
     """Tuned parameters, validation scores and test results for every model in the recipe."""
 
-    best_params: dict[str, dict]
-    validation_scores: dict[str, float]  # NDCG@K, or RMSE for models tuned on RMSE
-    results: dict[str, EvaluationResult]
-    tuning_tables: dict[str, pd.DataFrame]
+    recipe: Recipe
+    data: RatingsData
+    split: Split
+    best_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    validation_scores: dict[str, float] = field(default_factory=dict)  # NDCG@k, or RMSE
+    results: dict[str, EvaluationResult] = field(default_factory=dict)
+    tuning_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _ease_by_l2: dict[float, EASE] = field(default_factory=dict, repr=False)
 
-    def build(self, name: str, data: RatingsData) -> Recommender:
-        """A fresh, unfitted model with its tuned parameters (for the A/B simulation)."""
-        return make_model(name, data.items, ease_l2=self._ease_l2(), **self.best_params[name])
+    @property
+    def metric(self) -> str:
+        """The metric models are ranked and compared on."""
+        return f"ndcg@{self.recipe.k}"
 
-    def _ease_l2(self) -> float:
-        return float(self.best_params.get("EASE", {}).get("l2", 500.0))
+    def build(self, name: str) -> Recommender:
+        """An unfitted model with its tuned parameters (hybrids share the tuned EASE)."""
+        return self._make(name, **self.best_params[name])
+
+    def _make(self, name: str, **params: Any) -> Recommender:
+        return make_model(name, self.data.items, ease=self._shared_ease(), **params)
+
+    def _shared_ease(self) -> EASE:
+        """One EASE per l2 for all hybrids, so a grid over the blend fits the inverse once."""
+        l2 = float(self.best_params.get("EASE", {}).get("l2", 500.0))
+        return self._ease_by_l2.setdefault(l2, EASE(l2=l2))
+
+    def tuning_summary(self) -> pd.DataFrame:
+        """What validation chose for each model, and its validation score."""
+        return pd.DataFrame(
+            {
+                f"validation score (NDCG@{self.recipe.k}; RMSE where tuned on it)": (
+                    self.validation_scores
+                ),
+                "chosen parameters": self.best_params,
+            }
+        )
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """Test metrics per model with 95% bootstrap CIs over users, best first."""
+        metrics = tuple(f"{m}@{self.recipe.k}" for m in ("ndcg", "precision", "recall", "map"))
+        return results_table(self.results, metrics, self.recipe.n_bootstrap, self.recipe.seed)
+
+    def compare(self) -> ModelComparison:
+        """Every pair of models, user by user (paired tests, bootstrap CIs, Holm)."""
+        r = self.recipe
+        pairs = compare_models(self.results, self.metric, r.n_permutations, r.n_bootstrap, r.seed)
+        return ModelComparison(self.results, pairs, self.metric)
+
+    def cold_start(self) -> ColdStartResult:
+        """Re-fit ``recipe.cold_models`` after removing every training rating of some items."""
+        r = self.recipe
+        split = cold_item_split(self.split, r.cold_item_fraction, seed=r.seed)
+        rows = {name: evaluate(self.build(name), split, r.k).summary() for name in r.cold_models}
+        return ColdStartResult(pd.DataFrame(rows).T)
+
+    def to_metrics(self) -> dict[str, Any]:
+        r = self.recipe
+        return {
+            "protocol": {
+                "split": r.split_method,
+                "train_fraction": r.train_fraction,
+                "k": r.k,
+                "seed": r.seed,
+                "relevance_threshold": r.relevance_threshold,
+            },
+            "best_params": self.best_params,
+            "validation_ndcg": self.validation_scores,
+            "test": self.table.reset_index().to_dict(orient="records"),
+        }
 
 
-def run_offline_experiment(recipe: Recipe, data: RatingsData, split: Split) -> OfflineExperiment:
-    """Grid-search on a validation split carved from train only, then refit on all of train."""
+def run_offline_experiment(
+    recipe: Recipe, data: RatingsData, split: Split | None = None
+) -> OfflineExperiment:
+    """Split per the recipe (unless given), grid-search on a validation split carved from train
+    only, then refit every model on all of train and evaluate it on test."""
+    if split is None:
+        split = split_per_user(
+            data.ratings,
+            data.n_users,
+            data.n_items,
+            recipe.train_fraction,
+            recipe.split_method,
+            recipe.seed,
+        )
     validation = validation_split(split, recipe.train_fraction, seed=recipe.seed + 1)
     features = genre_matrix(data.items)
-    exp = OfflineExperiment({}, {}, {}, {})
+    exp = OfflineExperiment(recipe, data, split)
     for name in recipe.models:  # EASE is tuned before the hybrid that reuses its l2
         tuned = grid_search(
-            lambda name=name, **p: make_model(name, data.items, ease_l2=exp._ease_l2(), **p),
+            lambda name=name, **p: exp._make(name, **p),
             recipe.grids[name],
             validation,
             recipe.k,
-            TUNING_METRIC.get(name, "ndcg"),
+            recipe.tuning_metric.get(name, "ndcg"),
         )
         exp.best_params[name] = tuned.best_params
         exp.validation_scores[name] = tuned.best_score
         exp.tuning_tables[name] = tuned.table
         exp.results[name] = evaluate(
-            exp.build(name, data), split, recipe.k, recipe.relevance_threshold, features
+            exp.build(name), split, recipe.k, recipe.relevance_threshold, features
         )
     return exp
-
-
-def ranked_models(results: dict[str, EvaluationResult], metric: str = "ndcg@10") -> list[str]:
-    """Model names, best mean metric first."""
-    return sorted(results, key=lambda n: -float(np.mean(results[n].per_user[metric])))

@@ -7,12 +7,13 @@ needs far fewer users than splitting them into two arms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from recsys.abtest import Population, PreferenceModel, examination, sample_size_means
+from recsys.abtest import Population, PreferenceModel, sample_size_means, simulate_clicks
 
 
 def team_draft(
@@ -91,18 +92,16 @@ class InterleavingComparison:
         """How many times more users the A/B test needs than interleaving."""
         return self.ab_total_n / self.interleaving_n
 
+    def sample_sizes(self, cuped_variance_reduction: float = 0.0) -> dict[str, float]:
+        """Users each design needs; CUPED scales the A/B variance, hence its n, by 1 - reduction."""
+        return {
+            "A/B (Welch, both arms)": self.ab_total_n,
+            "A/B + CUPED (both arms)": self.ab_total_n * (1 - cuped_variance_reduction),
+            "team-draft interleaving": self.interleaving_n,
+        }
 
-def simulate_clicks(
-    population: Population,
-    items: np.ndarray,
-    preference: PreferenceModel,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Click counts per visitor and slot over one period of sessions."""
-    p = examination(items.shape[1])[None, :] * preference.attractiveness(population.users, items)
-    p = np.clip(p * population.propensity[:, None], 0, 1)
-    sessions = rng.poisson(population.activity)
-    return rng.binomial(sessions[:, None], p)
+    def to_metrics(self) -> dict[str, Any]:
+        return asdict(self) | {"ab_total_n": self.ab_total_n, "ratio": self.ratio}
 
 
 def compare_with_ab(
@@ -122,10 +121,10 @@ def compare_with_ab(
     """
     rng = np.random.default_rng(seed)
     merged, team = team_draft(recs_a[population.users], recs_b[population.users], k, rng)
-    clicks = simulate_clicks(population, merged, preference, rng)
+    _, clicks = simulate_clicks(population, merged, preference, rng)
     delta = (clicks * (team == 1)).sum(axis=1) - (clicks * (team == 0)).sum(axis=1)
-    clicks_a = simulate_clicks(population, recs_a[population.users], preference, rng).sum(axis=1)
-    clicks_b = simulate_clicks(population, recs_b[population.users], preference, rng).sum(axis=1)
+    clicks_a = simulate_clicks(population, recs_a[population.users], preference, rng)[1].sum(axis=1)
+    clicks_b = simulate_clicks(population, recs_b[population.users], preference, rng)[1].sum(axis=1)
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     mean_delta, sd_delta = float(delta.mean()), float(delta.std(ddof=1))
     ab_diff = float(clicks_b.mean() - clicks_a.mean())

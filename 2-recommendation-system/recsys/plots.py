@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from mlshared.plotting import plot_forest
+from recsys.comparison import ModelComparison
 from recsys.sequential import SequentialSimulation
 
 
@@ -19,6 +21,15 @@ def plot_metric_table(table: pd.DataFrame, metric: str = "ndcg@10") -> Figure:
     ax.set(xlabel=f"mean {metric} (95% bootstrap CI)", title=f"Models on {metric}")
     fig.tight_layout()
     return fig
+
+
+def plot_pairwise_forest(comparison: ModelComparison) -> Figure:
+    """Every pair's mean difference with its bootstrap CI."""
+    t = comparison.table
+    labels = [f"{a} - {b}" for a, b in zip(t.model_a, t.model_b, strict=True)]
+    return plot_forest(
+        labels, t["diff"], t.ci_low, t.ci_high, xlabel=f"difference in mean {comparison.metric}"
+    )
 
 
 def plot_per_user_differences(diff: np.ndarray, a: str, b: str, metric: str = "ndcg@10") -> Figure:
@@ -39,15 +50,15 @@ def plot_per_user_differences(diff: np.ndarray, a: str, b: str, metric: str = "n
 
 
 def plot_power_curves(
-    n_grid: np.ndarray, curves: dict[str, np.ndarray], n_planned: float
+    n_grid: np.ndarray, curves: dict[str, np.ndarray], n_planned: float, unit: str = "impressions"
 ) -> Figure:
-    """Power of the CTR z-test against users per arm, for several relative lifts."""
+    """Power of the CTR z-test against the sample size per arm, for several relative lifts."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for label, power in curves.items():
         ax.plot(n_grid, power, label=label)
     ax.axhline(0.8, color="grey", ls="--", lw=1)
     ax.axvline(n_planned, color="black", ls=":", lw=1, label=f"planned n = {n_planned:,.0f}")
-    ax.set(xscale="log", xlabel="users per arm", ylabel="power", title="Power of the CTR z-test")
+    ax.set(xscale="log", xlabel=f"{unit} per arm", ylabel="power", title="Power of the CTR z-test")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -73,12 +73,27 @@ def _validate(
     return r[:, :k], rel
 
 
-def _grades(recs: np.ndarray, rel: sp.csr_matrix) -> np.ndarray:
-    """Grade of each recommended item (0 when not relevant), via sorted-key lookup."""
-    n_users, n_items = rel.shape
-    rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(rel.indptr))
-    keys = rows * n_items + rel.indices  # sorted: CSR rows in order, indices sorted
-    query = np.arange(n_users, dtype=np.int64)[:, None] * n_items + recs
+def lookup_grades(
+    relevance: sp.spmatrix | sp.sparray,
+    items: np.typing.ArrayLike,
+    rows: np.typing.ArrayLike | None = None,
+) -> np.ndarray:
+    """``relevance[rows[r], items[r, c]]`` for an (R, K) item array; 0 where absent or padded (-1).
+
+    A sorted-key binary search over the stored entries, so no dense users x items copy is made;
+    ``rows`` defaults to 0..R-1 (row r of ``items`` belongs to row r of ``relevance``).
+    """
+    rel = sp.csr_matrix(relevance)
+    if not rel.has_canonical_format:  # the search needs sorted, unique indices per row
+        rel = rel.copy()
+        rel.sum_duplicates()
+    recs = np.asarray(items, dtype=np.int64)
+    n_rows, n_items = rel.shape
+    rows = np.arange(recs.shape[0]) if rows is None else np.asarray(rows)
+    if rel.nnz == 0:
+        return np.zeros(recs.shape)
+    keys = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(rel.indptr)) * n_items + rel.indices
+    query = rows.astype(np.int64)[:, None] * n_items + recs
     pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
     found = (keys[pos] == query) & (recs >= 0)
     return np.where(found, rel.data[pos], 0.0)
@@ -103,32 +118,33 @@ def _item_indices(recs: np.typing.ArrayLike, n_items: int) -> np.ndarray:
     return r
 
 
-def _discounts(k: int) -> np.ndarray:
+def discounts(k: int) -> np.ndarray:
+    """1 / log2(rank + 1) for ranks 1..k: NDCG's position discount."""
     return 1.0 / np.log2(np.arange(2, k + 2))
 
 
 def precision_at_k(recs: np.typing.ArrayLike, relevance: sp.spmatrix, k: int) -> np.ndarray:
     """Relevant items among the top k, divided by k."""
     r, rel = _validate(recs, relevance, k)
-    return (_grades(r, rel) > 0).sum(axis=1) / k
+    return (lookup_grades(rel, r) > 0).sum(axis=1) / k
 
 
 def recall_at_k(recs: np.typing.ArrayLike, relevance: sp.spmatrix, k: int) -> np.ndarray:
     """Relevant items among the top k, divided by the user's number of relevant items."""
     r, rel = _validate(recs, relevance, k)
-    return (_grades(r, rel) > 0).sum(axis=1) / np.diff(rel.indptr)
+    return (lookup_grades(rel, r) > 0).sum(axis=1) / np.diff(rel.indptr)
 
 
 def hit_rate_at_k(recs: np.typing.ArrayLike, relevance: sp.spmatrix, k: int) -> np.ndarray:
     """1 if any of the top k is relevant, else 0."""
     r, rel = _validate(recs, relevance, k)
-    return (_grades(r, rel) > 0).any(axis=1).astype(float)
+    return (lookup_grades(rel, r) > 0).any(axis=1).astype(float)
 
 
 def reciprocal_rank_at_k(recs: np.typing.ArrayLike, relevance: sp.spmatrix, k: int) -> np.ndarray:
     """1 / rank of the first relevant item within the top k, 0 when there is none."""
     r, rel = _validate(recs, relevance, k)
-    hits = _grades(r, rel) > 0
+    hits = lookup_grades(rel, r) > 0
     first = hits.argmax(axis=1)
     return np.where(hits.any(axis=1), 1.0 / (first + 1), 0.0)
 
@@ -141,7 +157,7 @@ def average_precision_at_k(
 ) -> np.ndarray:
     """Mean of precision@rank over the hit ranks, normalised as documented in the module."""
     r, rel = _validate(recs, relevance, k)
-    hits = (_grades(r, rel) > 0).astype(float)
+    hits = (lookup_grades(rel, r) > 0).astype(float)
     precision_at_rank = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
     n_rel = np.diff(rel.indptr)
     if normalise == "min_k":
@@ -159,7 +175,7 @@ def _ideal_dcg(rel: sp.csr_matrix, k: int, gain: Gain) -> np.ndarray:
     order = np.lexsort((-rel.data, rows))  # per user, best grade first
     rank = np.arange(len(order)) - rel.indptr[rows[order]]
     keep = rank < k
-    weights = _gain(rel.data[order][keep], gain) * _discounts(k)[rank[keep]]
+    weights = _gain(rel.data[order][keep], gain) * discounts(k)[rank[keep]]
     return np.bincount(rows[order][keep], weights=weights, minlength=n_users)
 
 
@@ -168,7 +184,7 @@ def ndcg_at_k(
 ) -> np.ndarray:
     """Normalised discounted cumulative gain at k (see the module docstring for gains)."""
     r, rel = _validate(recs, relevance, k)
-    dcg = (_gain(_grades(r, rel), gain) * _discounts(k)).sum(axis=1)
+    dcg = (_gain(lookup_grades(rel, r), gain) * discounts(k)).sum(axis=1)
     return dcg / _ideal_dcg(rel, k, gain)
 
 
@@ -222,7 +238,7 @@ def ranking_report(
 ) -> dict[str, np.ndarray]:
     """All per-user accuracy metrics at k in one pass over the inputs' validation."""
     r, rel = _validate(recs, relevance, k)
-    grades = _grades(r, rel)
+    grades = lookup_grades(rel, r)
     hits = grades > 0
     n_rel = np.diff(rel.indptr)
     n_hits = hits.sum(axis=1)
@@ -231,7 +247,7 @@ def ranking_report(
     return {
         f"precision@{k}": n_hits / k,
         f"recall@{k}": n_hits / n_rel,
-        f"ndcg@{k}": (_gain(grades, gain) * _discounts(k)).sum(axis=1) / _ideal_dcg(rel, k, gain),
+        f"ndcg@{k}": (_gain(grades, gain) * discounts(k)).sum(axis=1) / _ideal_dcg(rel, k, gain),
         f"map@{k}": (precision_at_rank * hits).sum(axis=1) / np.minimum(n_rel, k),
         f"hit_rate@{k}": hits.any(axis=1).astype(float),
         f"mrr@{k}": np.where(hits.any(axis=1), 1.0 / (first + 1), 0.0),

@@ -2,7 +2,7 @@
 
 Thin wrappers over SciPy and statsmodels where they exist, so that every project reports the
 same tests the same way; the paired randomisation test is written here because it must be
-vectorised (10,000 sign flips over thousands of users in well under a second) and must use
+vectorised (each batch of sign flips is one matrix product over all users) and must use
 the (b + 1) / (B + 1) p-value, which never reports an impossible p = 0.
 """
 
@@ -19,6 +19,11 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 Alternative = Literal["two-sided", "greater", "less"]
+
+# Resampled values per batch of the bootstrap (and of its BCa jackknife) and of the sign-flip
+# test: the number of resamples per batch shrinks as the sample grows, so memory stays linear in
+# the sample size (the BCa jackknife alone used to hold n x (n - 1) indices).
+RESAMPLE_BATCH_ELEMENTS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,8 @@ def bootstrap_ci(
     """Bootstrap interval of a statistic of one sample (``scipy.stats.bootstrap``).
 
     BCa by default: it corrects the bias and skew that per-user ranking metrics have.
-    Constant data gives a zero-width interval instead of SciPy's NaN.
+    Constant data gives a zero-width interval instead of SciPy's NaN. Resamples are drawn in
+    batches of ``RESAMPLE_BATCH_ELEMENTS // n`` (same result as one batch, bounded memory).
     """
     v = _vector(values, "values")
     estimate = float(statistic(v))
@@ -95,6 +101,7 @@ def bootstrap_ci(
         n_resamples=n_resamples,
         method=method,
         rng=np.random.default_rng(seed),
+        batch=max(1, RESAMPLE_BATCH_ELEMENTS // v.size),
         vectorized=statistic in (np.mean, np.median),
         **({"axis": -1} if statistic in (np.mean, np.median) else {}),
     )
@@ -124,8 +131,8 @@ def paired_permutation_test(
     """Randomisation test of a zero mean paired difference by random sign flips.
 
     p = (b + 1) / (B + 1), b = flips at least as extreme as observed (Phipson & Smyth 2010),
-    so the p-value is valid for a finite number of permutations. Flips are drawn in batches
-    to bound memory at ``batch_size * n`` floats.
+    so the p-value is valid for a finite number of permutations. Flips are drawn in batches of
+    at most ``batch_size`` and ``RESAMPLE_BATCH_ELEMENTS // n`` rows, to bound memory.
     """
     d = _pair(a, b)
     if n_permutations < 1:
@@ -136,7 +143,7 @@ def paired_permutation_test(
     tolerance = 1e-12 * max(1.0, abs(observed))
     remaining = n_permutations
     while remaining:
-        m = min(batch_size, remaining)
+        m = min(batch_size, remaining, max(1, RESAMPLE_BATCH_ELEMENTS // d.size))
         signs = rng.integers(0, 2, size=(m, d.size), dtype=np.int8) * 2 - 1
         means = signs @ d / d.size
         if alternative == "two-sided":

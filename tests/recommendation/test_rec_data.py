@@ -122,3 +122,51 @@ def test_synthetic_has_signal():
     u, i = data.ratings["user"].to_numpy(), data.ratings["item"].to_numpy()
     aff = np.einsum("nf,nf->n", data.truth["user_factors"][u], data.truth["item_factors"][i])
     assert np.corrcoef(aff, data.ratings["rating"])[0, 1] > 0.5
+
+
+def _write_csv_variant(folder, tags=True):
+    """ml-latest-small / ml-25m layout: UTF-8 CSVs with headers, half-star ratings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ratings.csv").write_text(
+        "userId,movieId,rating,timestamp\n1,1,4.5,1147880044\n1,3,3.0,1147868817\n2,1,5.0,1141415820\n"
+    )
+    (folder / "movies.csv").write_text(
+        "movieId,title,genres\n"
+        "1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy\n"
+        '2,"City of Lost Children, The (Cité des enfants perdus, La) (1995)",Drama|Mystery\n'
+        "3,Grumpier Old Men (1995),(no genres listed)\n"
+    )
+    if tags:
+        (folder / "tags.csv").write_text(
+            "userId,movieId,tag,timestamp\n3,1,pixar,1439472355\n4,1,Pixar animation,1573943598\n"
+        )
+    return folder
+
+
+def test_ml25m_reads_its_official_csv_layout(tmp_path):
+    data = load_movielens(_write_csv_variant(tmp_path / "ml-25m"), "ml-25m")
+    assert data.name == "ml-25m"
+    assert (data.n_users, data.n_items, len(data.ratings)) == (2, 3, 3)
+    assert data.items["title"][1].startswith("City of Lost Children, The (Cité")  # quoted, UTF-8
+    assert data.items["genres"].tolist()[2] == ""
+    assert data.items["tags"].tolist() == ["pixar Pixar animation", "", ""]
+    assert data.ratings["rating"].tolist() == [4.5, 3.0, 5.0]
+
+
+def test_a_folder_holding_the_variant_one_level_down_is_accepted(tmp_path):
+    _write_csv_variant(tmp_path / "ml-latest-small", tags=False)
+    assert load_movielens(tmp_path, "ml-latest-small").n_items == 3
+
+
+def test_wrong_variant_names_the_files_and_the_variant_found(tmp_path, ml100k_dir):
+    small = _write_csv_variant(tmp_path / "small")
+    with pytest.raises(FileNotFoundError) as info:
+        load_movielens(small, "ml-100k")
+    message = str(info.value)
+    assert "has no u.data or u.item" in message and "looked for u.data, u.item" in message
+    assert "ml-1m: ratings.dat, movies.dat" in message  # every variant's layout is listed
+    assert "holds the files of ml-latest-small / ml-25m" in message
+    with pytest.raises(FileNotFoundError, match="holds the files of ml-100k"):
+        load_movielens(ml100k_dir, "ml-25m")
+    with pytest.raises(ValueError, match="Unknown MovieLens variant 'ml-10m'; choose from ml-100k"):
+        load_movielens(ml100k_dir, "ml-10m")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -11,8 +13,9 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize, proportions_ztest
 from statsmodels.stats.weightstats import ttest_ind
 
+from mlshared.statistics import RESAMPLE_BATCH_ELEMENTS
 from recsys import abtest, interleaving, sequential
-from recsys.comparison import compare_models, verdict
+from recsys.comparison import compare_models, compare_pair, verdict
 from recsys.evaluation import EvaluationResult
 
 
@@ -156,3 +159,57 @@ def test_group_sequential_boundaries_match_textbook_values():
     np.testing.assert_allclose(pocock, 2.413, atol=0.02)
     assert obf[-1] == pytest.approx(2.040, abs=0.02)
     assert obf[0] == pytest.approx(2.040 * np.sqrt(5), abs=0.05)
+
+
+def test_simulated_clicks_follow_position_bias_and_attractiveness():
+    """Slot c of a shown list is clicked sessions * discount(c) * attractiveness times on average."""
+    n = 40_000
+    heldout = sp.csr_matrix(np.tile([5.0, 0.0, 1.0], (1, 1)))  # one user: item 0 loved, 2 disliked
+    population = abtest.Population(
+        np.arange(n), np.zeros(n, int), activity=np.full(n, 3.0), propensity=np.ones(n)
+    )
+    pref = abtest.PreferenceModel(heldout)
+    shown = np.tile([0, 1, 2], (n, 1))
+    sessions, clicks = abtest.simulate_clicks(population, shown, pref, np.random.default_rng(0))
+    attract = np.array([0.02 + 0.10 + 0.25, 0.02, 0.02 + 0.10])
+    expected = 3.0 * attract / np.log2(np.arange(2, 5))
+    np.testing.assert_allclose(clicks.mean(axis=0), expected, rtol=0.05)
+    period = abtest.simulate_period(population, shown[:1], pref, seed=0)
+    np.testing.assert_array_equal(period.clicks, clicks.sum(axis=1))  # same draws, summed
+    np.testing.assert_array_equal(period.impressions, 3 * sessions)
+
+
+def test_power_curves_are_the_two_proportion_power():
+    n = np.array([1e3, 1e4, 1e5])
+    curves = abtest.power_curves(n, 0.05, (0.05, 0.2))
+    assert list(curves) == ["+5%", "+20%"]
+    np.testing.assert_allclose(curves["+20%"], abtest.power_two_proportions(n, 0.05, 0.06))
+    assert np.all(np.diff(curves["+5%"]) > 0)
+
+
+def test_peeking_table_lines_up_both_simulations():
+    aa = sequential.simulate_sequential(n_sims=50, n_per_arm=100, max_looks=4, seed=1)
+    effect = sequential.simulate_sequential(
+        n_sims=50, n_per_arm=100, max_looks=4, seed=2, effect=0.2
+    )
+    table = sequential.peeking_table(aa, effect)
+    assert table["looks"].tolist() == [1, 2, 4]
+    np.testing.assert_array_equal(table["mSPRT power"], effect.msprt_rejection)
+    other = sequential.simulate_sequential(n_sims=50, n_per_arm=100, max_looks=6, seed=3)
+    with pytest.raises(ValueError, match="different numbers of looks"):
+        sequential.peeking_table(aa, other)
+
+
+def test_compare_pair_memory_is_linear_in_users():
+    """Bootstrap, jackknife and sign flips all run in bounded batches (no users x users array)."""
+    n = 12_000
+    rng = np.random.default_rng(7)
+    a, b = rng.random(n), rng.random(n)
+    tracemalloc.start()
+    try:
+        row = compare_pair(a, b, n_permutations=500, n_resamples=500)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert row["n_users"] == n
+    assert peak < 2 * RESAMPLE_BATCH_ELEMENTS * 17 + 200 * n * 8 < n * n * 8 / 10

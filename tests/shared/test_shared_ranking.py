@@ -401,3 +401,34 @@ def test_coverage_novelty_diversity_reject_out_of_range_items() -> None:
         rm.novelty(recs, np.full(3, 0.5))
     with pytest.raises(ValueError, match="item indices"):
         rm.intra_list_diversity(recs, np.eye(3))
+
+
+# --------------------------------------------------------------------------------------------
+# The public building blocks other modules reuse (click simulation, lookups by user id)
+# --------------------------------------------------------------------------------------------
+
+
+def test_discounts_are_the_wikipedia_log2_discounts() -> None:
+    np.testing.assert_allclose(rm.discounts(4), [1.0, 1 / np.log2(3), 0.5, 1 / np.log2(5)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_rows=st.integers(1, 6), n_items=st.integers(1, 8))
+def test_lookup_grades_equals_dense_indexing(seed: int, n_rows: int, n_items: int) -> None:
+    rng = np.random.default_rng(seed)
+    dense = rng.integers(0, 4, size=(n_rows, n_items)) * (rng.random((n_rows, n_items)) < 0.5)
+    rows = rng.integers(0, n_rows, size=5)  # any rows, repeated and out of order
+    items = rng.integers(-1, n_items, size=(5, 3))  # -1 is padding
+    expected = np.where(items >= 0, dense[rows[:, None], np.maximum(items, 0)], 0)
+    got = rm.lookup_grades(sp.csr_matrix(dense), items, rows)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_lookup_grades_handles_unsorted_duplicates_and_empty_matrices() -> None:
+    # Stored out of order and with a duplicate (2 + 1 at item 0): the lookup sums and sorts a copy.
+    m = sp.csr_matrix((np.array([5.0, 2.0, 1.0]), np.array([3, 0, 0]), np.array([0, 3])), (1, 4))
+    assert not m.has_canonical_format
+    np.testing.assert_array_equal(rm.lookup_grades(m, np.array([[0, 3, 1]])), [[3.0, 5.0, 0.0]])
+    assert m.indices.tolist() == [3, 0, 0]  # the caller's matrix is left as it was
+    empty = sp.csr_matrix((2, 4))
+    np.testing.assert_array_equal(rm.lookup_grades(empty, np.array([[1], [2]])), [[0.0], [0.0]])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import tracemalloc
 from unittest import mock
 
 import numpy as np
@@ -367,3 +368,24 @@ def test_mcnemar_without_disagreements_is_p_one_not_nan() -> None:
     y = np.array([0, 1, 1, 0])
     result = ms.mcnemar_test(y, y, y, exact=False)
     assert result.p_value == 1.0 and result.statistic == 0.0
+
+
+def test_bootstrap_batches_do_not_change_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = np.random.default_rng(11).exponential(size=301)
+    whole = ms.bootstrap_ci(values, n_resamples=999, seed=1)
+    monkeypatch.setattr(ms, "RESAMPLE_BATCH_ELEMENTS", 301 * 7)  # batches of 7 resamples
+    assert ms.bootstrap_ci(values, n_resamples=999, seed=1) == whole
+
+
+def test_bca_memory_is_linear_in_the_sample_size() -> None:
+    """Before batching, BCa's jackknife alone held n x (n - 1) int64 indices: 1.15 GB here."""
+    n = 12_000
+    values = np.random.default_rng(12).random(n)
+    tracemalloc.start()
+    try:
+        ms.bootstrap_ci(values, n_resamples=1_000, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    budget = 2 * ms.RESAMPLE_BATCH_ELEMENTS * (8 + 8 + 1) + 100 * n * 8  # two batches + O(n)
+    assert peak < budget < n * (n - 1) * 8 / 10

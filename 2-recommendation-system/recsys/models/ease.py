@@ -5,14 +5,40 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
+import scipy.linalg
 
-from recsys.models.base import Recommender, binarize
+from recsys.models.base import Recommender, binarize, cooccurrence
+from recsys.models.memory import ITEM_ITEM_ALTERNATIVE
+
+
+def symmetric_inverse_inplace(matrix: np.ndarray) -> np.ndarray:
+    """Invert a symmetric, non-singular float64 matrix in its own memory.
+
+    LAPACK's general LU path (getrf/getri via ``scipy.linalg.inv(assume_a="general")``) on the
+    Fortran view of the array, which for a symmetric matrix is the same matrix: no second n x n
+    array. Not Cholesky, although X'X + lambda I is positive definite: with SciPy 1.17's bundled
+    OpenBLAS both ``scipy.linalg.inv``'s symmetric path and LAPACK's potrf crash the process with
+    a segmentation fault on large catalogues, and the general path does not (README, "Scale").
+    """
+    n = matrix.shape[0]
+    work = matrix.T if matrix.flags.c_contiguous else matrix
+    if matrix.shape != (n, n) or not work.flags.f_contiguous or matrix.dtype != np.float64:
+        raise ValueError("expected a square, contiguous float64 matrix")
+    try:
+        inverse = scipy.linalg.inv(work, overwrite_a=True, check_finite=False, assume_a="general")
+    except np.linalg.LinAlgError as exc:
+        raise np.linalg.LinAlgError(f"{exc}: the matrix is singular; increase the l2 penalty") from exc
+    if not np.shares_memory(inverse, matrix):  # pragma: no cover - SciPy copies only odd inputs
+        work[...] = inverse
+    return matrix
 
 
 class EASE(Recommender):
-    """B = I - P diagMat(1 / diag(P)), P = (X'X + lambda I)^-1; one matrix inverse, no epochs."""
+    """B = I - P diagMat(1 / diag(P)), P = (X'X + lambda I)^-1; one matrix inverse, no epochs.
+
+    Memory: one dense items x items float64 matrix (the Gram matrix, inverted and scaled in place).
+    """
 
     name = "EASE"
 
@@ -20,14 +46,20 @@ class EASE(Recommender):
         self.l2 = l2
 
     def fit(self, train: sp.csr_matrix) -> Self:
+        n_items = train.shape[1]
+        self.require_memory(
+            8.0 * n_items**2,
+            f"holds a dense {n_items:,} x {n_items:,} item-item matrix (items^2 x 8 bytes)",
+            ITEM_ITEM_ALTERNATIVE,
+        )
         x = binarize(train)
         self.train_ = x
-        gram = (x.T @ x).toarray()
-        gram[np.diag_indices_from(gram)] += self.l2
-        p = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
-        b = p / (-np.diag(p))[None, :]
-        np.fill_diagonal(b, 0.0)
-        self.weights_ = b
+        p = cooccurrence(x)
+        p[np.diag_indices_from(p)] += self.l2
+        symmetric_inverse_inplace(p)
+        p /= -np.diag(p).copy()[None, :]
+        np.fill_diagonal(p, 0.0)
+        self.weights_ = p
         return self
 
     def score(self, users: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from recsys.models.base import Recommender
 from recsys.models.content import ContentTFIDF
-from recsys.models.popularity import MostPopular
+from recsys.models.baselines import MostPopular
 
 
 def standardise_rows(scores: np.ndarray) -> np.ndarray:
@@ -24,7 +24,11 @@ def standardise_rows(scores: np.ndarray) -> np.ndarray:
 
 
 class Hybrid(Recommender):
-    """score = w_i * cf_weight * z(CF) + (1 - w_i * cf_weight) * z(content), w_i = n_i / (n_i + beta)."""
+    """score = w_i * cf_weight * z(CF) + (1 - w_i * cf_weight) * z(content), w_i = n_i / (n_i + beta).
+
+    ``cf`` may be shared between hybrids (a tuning grid over the blend): it is fitted only when
+    the training data or its parameters change, and scoring checks it still matches.
+    """
 
     name = "Hybrid"
 
@@ -35,7 +39,8 @@ class Hybrid(Recommender):
         self.cf_weight, self.beta = cf_weight, beta
 
     def fit(self, train: sp.csr_matrix) -> Self:
-        self.cf.fit(train)
+        self.cf.fit_once(train)  # a CF model shared by several hybrids is fitted once per dataset
+        self.cf_fitted_on_ = self.cf.fitted_on_
         self.content.fit(train)
         self.popularity_ = MostPopular().fit(train)
         n_item = np.asarray((train != 0).sum(axis=0)).ravel()
@@ -44,6 +49,11 @@ class Hybrid(Recommender):
         return self
 
     def score(self, users: np.ndarray) -> np.ndarray:
+        if self.cf.fitted_on_ != self.cf_fitted_on_:
+            raise RuntimeError(
+                "the CF model this hybrid shares was refitted on other data since the hybrid was "
+                "fitted; fit the hybrid again before scoring"
+            )
         users = np.asarray(users)
         w = self.item_weight_[None, :]
         blended = w * standardise_rows(self.cf.score(users)) + (1 - w) * standardise_rows(

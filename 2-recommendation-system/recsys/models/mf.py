@@ -1,4 +1,4 @@
-"""Matrix factorisation: implicit-feedback ALS/BPR (the ``implicit`` library) and explicit-rating MF.
+"""Matrix factorisation: implicit-feedback ALS and BPR from ``implicit``, and explicit-rating MF.
 
 The explicit model is our own ALS with biases, vectorised across users: every user's normal
 equations are built at once with one sparse x dense product and solved as a batched linear system.
@@ -6,7 +6,7 @@ equations are built at once with one sparse x dense product and solved as a batc
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,7 +20,7 @@ class _ImplicitLibraryModel(Recommender):
 
     threads: int = 2
 
-    def _make(self):  # pragma: no cover - overridden
+    def _make(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def fit(self, train: sp.csr_matrix) -> Self:
@@ -51,7 +51,7 @@ class ImplicitALS(_ImplicitLibraryModel):
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.iterations, self.seed = iterations, seed
 
-    def _make(self):
+    def _make(self) -> Any:  # an implicit.cpu model (the library ships no type hints)
         from implicit.cpu.als import AlternatingLeastSquares
 
         return AlternatingLeastSquares(
@@ -64,10 +64,14 @@ class ImplicitALS(_ImplicitLibraryModel):
         )
 
 
-class BPR(_ImplicitLibraryModel):
-    """Bayesian personalised ranking (Rendle et al. 2009) via ``implicit``."""
+class ImplicitBPR(_ImplicitLibraryModel):
+    """Bayesian personalised ranking via ``implicit``, kept to compare with ``models.bpr.BPR``.
 
-    name = "BPR"
+    implicit samples each negative from a random training interaction (popular items are
+    over-sampled as negatives) and updates with unsynchronised threads (runs differ).
+    """
+
+    name = "ImplicitBPR"
 
     def __init__(
         self,
@@ -80,7 +84,7 @@ class BPR(_ImplicitLibraryModel):
         self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
         self.iterations, self.seed = iterations, seed
 
-    def _make(self):
+    def _make(self) -> Any:  # an implicit.cpu model (the library ships no type hints)
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         return BayesianPersonalizedRanking(

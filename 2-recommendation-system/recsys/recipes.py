@@ -1,0 +1,135 @@
+"""Every knob of a run, one frozen recipe per run mode; the notebook overrides fields by name.
+
+``recipe_for(mode, **overrides)`` is the only way in, so a typo in a field name or a mode is an
+error naming the valid choices instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from recsys.data import LOADERS
+from recsys.models.registry import MODEL_NAMES
+
+# Validation grids of the full recipe (smoke keeps one point per model for speed).
+GRIDS: dict[str, dict[str, list[Any]]] = {
+    "Random": {},
+    "MostPopular": {},
+    "ItemKNN": {"k": [50, 100, 200], "shrinkage": [0.0, 10.0, 50.0]},
+    "UserKNN": {"k": [50, 100, 200], "shrinkage": [0.0, 10.0, 50.0]},
+    "RP3beta": {"alpha": [0.5, 1.0], "beta": [0.3, 0.5, 0.7], "k": [100, 200]},
+    "EASE": {"l2": [200.0, 500.0, 1000.0, 2000.0]},
+    "ALS": {"factors": [16, 32, 64], "regularization": [5.0, 10.0, 50.0], "alpha": [2.0, 5.0]},
+    "BPR": {
+        "factors": [64],
+        "learning_rate": [0.01, 0.02],
+        "regularization": [0.01],
+        "iterations": [100, 200],
+    },
+    "ImplicitBPR": {
+        "factors": [32, 64],
+        "learning_rate": [0.01, 0.05],
+        "regularization": [0.001, 0.01],
+    },
+    "ExplicitMF": {"factors": [16, 32], "l2": [0.05, 0.1, 0.2, 0.4]},
+    "ContentTFIDF": {"genre_weight": [1, 2, 4]},
+    "Hybrid": {"cf_weight": [0.7, 0.85, 0.95, 1.0], "beta": [2.0, 10.0]},
+}
+
+Grids = Mapping[str, Mapping[str, Sequence[Any]]]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Data, protocol, tuning grids and simulation sizes for one run mode."""
+
+    name: str
+    dataset: str = "ml-100k"  # a MovieLens variant (recsys.data.DATASETS) or "synthetic"
+    seed: int = 42
+    k: int = 10
+    train_fraction: float = 0.75
+    split_method: str = "random"
+    relevance_threshold: float | None = None
+    models: tuple[str, ...] = MODEL_NAMES
+    grids: Grids = field(default_factory=lambda: {n: dict(g) for n, g in GRIDS.items()})
+    # What each model is tuned for on validation (ranking models: NDCG@k; explicit MF: RMSE).
+    tuning_metric: Mapping[str, str] = field(default_factory=lambda: {"ExplicitMF": "rmse"})
+    n_permutations: int = 10_000
+    n_bootstrap: int = 10_000
+    synthetic_users: int = 300
+    synthetic_items: int = 400
+    cold_item_fraction: float = 0.1
+    cold_models: tuple[str, ...] = ("MostPopular", "EASE", "ContentTFIDF", "Hybrid")
+    ab_control: str = "ItemKNN"  # the "production" model; the treatment is the best offline model
+    ab_relative_lift: float = 0.05  # smallest CTR lift worth detecting, for the power analysis
+    ab_visitors: int = 40_000
+    aa_sims: int = 2_000
+    aa_users_per_arm: int = 2_000
+    aa_max_looks: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("models", "cold_models"):  # OVERRIDES may give lists
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.dataset not in ("synthetic", *LOADERS):
+            raise ValueError(
+                f"unknown dataset {self.dataset!r}; choose from synthetic, {', '.join(LOADERS)}"
+            )
+        unknown = [m for m in (*self.models, *self.cold_models) if m not in MODEL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown models {unknown}; choose from {', '.join(MODEL_NAMES)}")
+        ungridded = [m for m in self.models if m not in self.grids]
+        if ungridded:
+            raise ValueError(f"models {ungridded} have no entry in grids (use {{}} for none)")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for the metrics JSON."""
+        return dataclasses.asdict(self)
+
+
+FULL = Recipe(name="full")
+CPU = dataclasses.replace(FULL, name="cpu")  # the real run is small enough for a laptop CPU
+_SMOKE_GRIDS = {name: {p: v[:1] for p, v in grid.items()} for name, grid in GRIDS.items()}
+SMOKE = Recipe(
+    name="smoke",
+    dataset="synthetic",
+    grids=_SMOKE_GRIDS
+    | {
+        "ALS": {"factors": [16], "regularization": [1.0], "alpha": [2.0]},
+        "BPR": {
+            "factors": [16],
+            "learning_rate": [0.05],
+            "regularization": [0.01],
+            "iterations": [20],
+        },
+        "ImplicitBPR": {
+            "factors": [16],
+            "learning_rate": [0.05],
+            "regularization": [0.01],
+            "iterations": [30],
+        },
+    },
+    n_permutations=2_000,
+    n_bootstrap=2_000,
+    ab_visitors=5_000,
+    aa_sims=1_000,
+    aa_users_per_arm=500,
+    aa_max_looks=10,
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (FULL, CPU, SMOKE)}
+
+
+def recipe_for(mode: str, **overrides: Any) -> Recipe:
+    """The recipe of a run mode with some fields replaced, e.g. ``recipe_for("cpu", k=20)``."""
+    if mode not in RECIPES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(RECIPES)}")
+    fields = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(
+            f"unknown recipe fields {unknown}; valid fields: {', '.join(sorted(fields))}"
+        )
+    return dataclasses.replace(RECIPES[mode], **overrides)

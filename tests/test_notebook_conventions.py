@@ -104,6 +104,8 @@ def test_setup_section_installs_from_the_one_repo_url(notebook: tuple[Path, dict
     assert "google.colab" in first_code and "setup_project" in first_code
     assert f'setup_project("{path.parent.name}")' in first_code
     assert f"git+{REPO_URL}#subdirectory=shared" in first_code
+    # a failed pip line does not stop a cell: the import right after it must, with a message
+    assert "except ImportError" in first_code and "Setup step" in first_code
 
 
 def test_exactly_one_parameters_cell(notebook: tuple[Path, dict]) -> None:

@@ -12,26 +12,23 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from mlshared.ranking_metrics import catalogue_coverage, novelty, ranking_report
+from mlshared.run import write_metrics_json
+from mlshared.statistics import paired_permutation_test
+from recsys.data import load_movielens, synthetic_movielens
+from recsys.evaluation import evaluable_users, item_popularity
+from recsys.models.ease import EASE
+from recsys.models.registry import make_model
+from recsys.recipes import GRIDS
+from recsys.splitting import split_per_user
+
 PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
-
-from mlshared.ranking_metrics import catalogue_coverage, novelty, ranking_report  # noqa: E402
-from mlshared.run import write_metrics_json  # noqa: E402
-from mlshared.statistics import paired_permutation_test  # noqa: E402
-from recsys.data import load_movielens, synthetic_movielens  # noqa: E402
-from recsys.evaluation import evaluable_users, item_popularity  # noqa: E402
-from recsys.models.ease import EASE  # noqa: E402
-from recsys.models.registry import make_model  # noqa: E402
-from recsys.recipes import GRIDS  # noqa: E402
-from recsys.splitting import split_per_user  # noqa: E402
-
 K = 10
 
 

@@ -50,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "package editable from here)."
         )
 
+
 # Tests never download or train for real unless a run asks for it explicitly.
 os.environ.setdefault(MODE_ENV_VAR, "smoke")
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -24,8 +24,33 @@ def tiny_classifier():
 
 
 @pytest.fixture(scope="session")
+def tiny_cnn():
+    """A two-convolution float32 classifier on 16x16 images (fast to convert and export)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = keras.layers.Conv2D(16, 3, activation="relu")(x)
+    x = keras.layers.Conv2D(32, 3, strides=2, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(4)(x))
+
+
+@pytest.fixture(scope="session")
 def synthetic_images() -> tuple[np.ndarray, np.ndarray]:
     from cifar_transfer import data
 
     images, labels = data.make_synthetic_cifar(2, seed=3)
     return images.astype(np.float32), labels
+
+
+@pytest.fixture
+def restore_dtype_policy():
+    """Put the global Keras dtype policy back after a test that sets ``mixed_float16`` (the
+    full recipe does), so later tests build float32 models."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    yield
+    keras.mixed_precision.set_dtype_policy(previous)

@@ -1,5 +1,6 @@
-"""Batched CAMs are correct: equal to a per-image GradientTape reference, analytically right on
-a hand-built model, identical for nested and flat backbones, float32 under mixed precision."""
+"""Batched CAMs are correct: equal to a per-image GradientTape reference, equal to closed-form
+answers on a hand-built model (every method, and ``upsample``), identical for nested and flat
+backbones, float32 under mixed precision."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy.special import softmax
 
 from cifar_transfer import cams, model
 
@@ -95,6 +97,67 @@ def test_ic_gradcam_matches_the_analytic_answer() -> None:
         np.testing.assert_allclose(
             layer, positive / positive.max(axis=(1, 2), keepdims=True), atol=1e-5
         )
+
+
+def test_ic_gradcam_plus_plus_matches_the_closed_form() -> None:
+    """On the analytic model the gradient of logit c with respect to A_k(i, j) is the same at
+    every position: g_k = W[k, c] / 16 (GAP over 4x4). Grad-CAM++'s closed form (Chattopadhay
+    et al. 2018, eq. 19 with the exponential score, where the 2nd and 3rd derivatives are g^2
+    and g^3) gives
+
+        alpha_k(i, j) = g_k^2 / (2 g_k^2 + S_k g_k^3) = 1 / (2 + S_k g_k),  S_k = sum_ij A_k(i, j)
+        w_k = sum_ij alpha_k(i, j) relu(g_k) = 16 relu(g_k) / (2 + S_k g_k)
+
+    and the map is relu(sum_k w_k A_k), divided by its maximum. (A squared instead of a cubed
+    gradient would give 16 relu(g_k) / (2 + S_k): a different weight per channel.)
+    """
+    images = _analytic_images()
+    explainer = cams.CamExplainer(_analytic_model(), "features")
+    sums = images.sum(axis=(1, 2))  # S_k per image, (n, 3)
+    for c in (0, 1):
+        g = WEIGHTS[:, c] / 16.0
+        w = 16.0 * np.maximum(g, 0) / (2.0 + sums * g)  # (n, 3)
+        expected = _relu_normalised(np.einsum("nhwk,nk->nhw", images, w))
+        maps = explainer.explain(images, np.full(len(images), c), "gradcam++")
+        np.testing.assert_allclose(maps, expected, atol=1e-5)
+
+
+def test_ic_scorecam_matches_the_closed_form() -> None:
+    """Score-CAM (Wang et al. 2020) on the analytic model with every channel scored: channel k,
+    min-max normalised per image to M_k (the input is 4x4 too, so no resizing), masks the
+    input; the masked image's logits are W^T mean_ij(X(i, j) M_k(i, j)) + b, and its score is
+    the softmax probability of class c (softmax over the classes). The channel weights are the
+    softmax of the scores over the channels of the same image:
+
+        w_k = exp(s_k) / sum_k' exp(s_k'),  map = relu(sum_k w_k A_k) / max.
+    """
+    images = _analytic_images()
+    explainer = cams.CamExplainer(_analytic_model(), "features", scorecam_channels=3)
+    low = images.min(axis=(1, 2), keepdims=True)
+    masks = (images - low) / (images.max(axis=(1, 2), keepdims=True) - low)  # (n, 4, 4, k)
+    for c in (0, 1):
+        # masked[n, k] = mean_ij X[n, i, j, :] * M[n, i, j, k]  -> (n, k, 3 input channels)
+        masked = np.einsum("nhwj,nhwk->nkj", images, masks) / 16.0
+        proba = softmax(masked @ WEIGHTS + BIAS, axis=-1)  # (n, k, classes)
+        w = softmax(proba[..., c], axis=1)  # over the channels of each image
+        expected = _relu_normalised(np.einsum("nhwk,nk->nhw", images, w))
+        maps = explainer.explain(images, np.full(len(images), c), "scorecam")
+        np.testing.assert_allclose(maps, expected, atol=1e-5)
+
+
+def test_ic_upsample_is_bilinear_and_renormalised() -> None:
+    """2x2 -> 4x4 bilinear with half-pixel centres reads source coordinates -0.25, 0.25, 0.75,
+    1.25 (clamped at the border), so each axis is multiplied by R below; the result is
+    divided by its maximum again, because resizing (or a raw map) need not peak at 1."""
+    r = np.array([[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]])
+    maps = np.array([[[0.2, 0.4], [0.1, 0.3]], [[0.0, 0.5], [0.25, 0.0]]], np.float32)
+    explainer = cams.CamExplainer(_analytic_model(), "features")
+    up = explainer.upsample(maps, (4, 4))
+    expected = np.einsum("ab,nbc,dc->nad", r, maps, r)
+    expected /= expected.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(up, expected, atol=1e-6)
+    assert np.allclose(up.max(axis=(1, 2)), 1.0)
+    np.testing.assert_allclose(explainer.upsample(np.zeros((1, 2, 2))), 0.0)  # flat stays 0
 
 
 def test_ic_all_methods_give_normalised_maps(tiny_classifier, synthetic_images) -> None:

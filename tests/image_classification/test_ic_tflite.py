@@ -29,13 +29,15 @@ def test_ic_tflite_float_and_int8_round_trip(tiny_cnn: keras.Model, tmp_path: Pa
 
 
 def test_ic_mixed_precision_model_converts_through_a_float32_copy(
-    tiny_cnn: keras.Model, tmp_path: Path, restore_dtype_policy
+    tiny_cnn: keras.Model, build_tiny_cnn, restore_dtype_policy
 ) -> None:
     """The full recipe trains under ``mixed_float16`` on a GPU; the converter refuses the
-    float16 convolutions of such a model, so the conversion must use a float32 copy."""
+    float16 ops of such a model ("neither a custom op nor a flex op"), so the conversion
+    must use a float32 copy."""
     keras.mixed_precision.set_dtype_policy("mixed_float16")
-    mixed = keras.Model.from_config(tiny_cnn.get_config())
+    mixed = build_tiny_cnn()
     model.copy_weights(tiny_cnn, mixed)
+    assert mixed.layers[2].compute_dtype == "float16"  # the first convolution
     assert model.has_mixed_precision(mixed) and not model.has_mixed_precision(tiny_cnn)
     copy = model.float32_copy(mixed)
     assert copy is not mixed and not model.has_mixed_precision(copy)

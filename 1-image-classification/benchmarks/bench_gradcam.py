@@ -117,7 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--layer", default=cams.DEFAULT_TARGET_LAYER)
+    parser.add_argument("--layer", default=model.CAM_LAYER)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(PROJECT / "outputs" / "benchmarks" / "gradcam.json"))
     args = parser.parse_args()

@@ -10,55 +10,18 @@ Why it is built this way:
 - float32 logits: under mixed precision the explainer runs a float32 copy of the model, so the
   gradients are not float16 (which underflow for small logit changes). The model must output
   logits (pre-softmax); softmax saturation would otherwise flatten the gradients.
-- Target layer: ``block_13_expand_relu`` is the last layer at stride 16, before the final
-  stride-2 depthwise convolution. At 128 px input it gives 8x8 maps (``out_relu``, the usual
-  "last conv layer", gives 4x4, too coarse for 32x32 objects), while still being deep enough
-  to be class-specific.
+- Target layer: ``model.CAM_LAYER`` by default (the comment there says why).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from cifar_transfer.model import clone_with_weights
+from cifar_transfer.model import CAM_LAYER, float32_copy
 
-DEFAULT_TARGET_LAYER = "block_13_expand_relu"
 METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
-
-
-def _has_mixed_policy(model: keras.Model) -> bool:
-    return any(
-        getattr(layer, "dtype_policy", None) is not None
-        and layer.dtype_policy.compute_dtype != "float32"
-        for layer in model._flatten_layers(include_self=True, recursive=True)
-    )
-
-
-def _force_float32(config: Any) -> Any:
-    """Replace every dtype policy in a model config by float32."""
-    if isinstance(config, dict):
-        out = {}
-        for key, value in config.items():
-            if key == "dtype" and isinstance(value, (dict, str)) and "mixed" in str(value):
-                out[key] = "float32"
-            else:
-                out[key] = _force_float32(value)
-        return out
-    if isinstance(config, list):
-        return [_force_float32(v) for v in config]
-    return config
-
-
-def float32_copy(model: keras.Model) -> keras.Model:
-    """The same model (same weights) computing in float32; the model itself if it already does."""
-    if not _has_mixed_policy(model):
-        return model
-    return clone_with_weights(model, _force_float32(model.get_config()))
 
 
 def _find_container(model: keras.Model, layer_name: str) -> keras.Layer | None:
@@ -120,7 +83,7 @@ class CamExplainer:
     def __init__(
         self,
         model: keras.Model,
-        target_layer: str = DEFAULT_TARGET_LAYER,
+        target_layer: str = CAM_LAYER,
         scorecam_channels: int = 64,
         scorecam_batch: int = 256,
     ) -> None:
@@ -234,22 +197,3 @@ def _gradcam_plus_plus(activations: tf.Tensor, grads: tf.Tensor) -> tf.Tensor:
     alpha = tf.math.divide_no_nan(g2, denominator)
     weights = tf.reduce_sum(alpha * tf.nn.relu(grads), axis=(1, 2), keepdims=True)
     return tf.reduce_sum(weights * activations, axis=-1)
-
-
-def reference_gradcam(
-    model: keras.Model, image: np.ndarray, class_index: int, layer_name: str
-) -> np.ndarray:
-    """Plain single-image Grad-CAM with its own GradientTape: the test reference for the
-    batched path (deliberately the simplest possible code)."""
-    cam_model = activation_logit_model(float32_copy(model), layer_name)
-    with tf.GradientTape() as tape:
-        activations, logits = cam_model(tf.convert_to_tensor(image[None], tf.float32))
-        score = logits[0, class_index]
-    grads = tape.gradient(score, activations)[0]
-    weights = tf.reduce_mean(grads, axis=(0, 1))
-    cam = tf.nn.relu(tf.reduce_sum(activations[0] * weights, axis=-1)).numpy()
-    peak = cam.max()
-    return cam / peak if peak > 0 else cam
-
-
-MapFn = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -12,9 +12,12 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from cifar_transfer.recipes import Recipe
 
 CLASS_NAMES: tuple[str, ...] = (
     "airplane",
@@ -39,6 +42,8 @@ class CifarSplits:
     """Train / validation / test arrays (uint8 NHWC images, int64 labels).
 
     ``test_exact_mask`` marks test rows known to be pixel-exact (None when unknown).
+    ``x_val_test_like`` / ``val_jpeg_rows``: the validation images degraded like the test copy
+    (see :func:`like_test_copy`; set by :func:`splits_for`), and which rows were re-encoded.
     """
 
     x_train: np.ndarray
@@ -49,10 +54,30 @@ class CifarSplits:
     y_test: np.ndarray
     class_names: tuple[str, ...] = CLASS_NAMES
     test_exact_mask: np.ndarray | None = None
+    x_val_test_like: np.ndarray | None = None
+    val_jpeg_rows: np.ndarray | None = None
+
+    @property
+    def val_test_like(self) -> np.ndarray:
+        """The test-like validation images (the clean ones when none were made)."""
+        return self.x_val if self.x_val_test_like is None else self.x_val_test_like
 
     def sizes(self) -> dict[str, int]:
         """Split sizes, for the notebook's printout and the metrics JSON."""
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+    def summary(self) -> str:
+        """One line for the notebook: sizes, pixel-exact test rows, test-like validation."""
+        exact = None if self.test_exact_mask is None else int(self.test_exact_mask.sum())
+        jpeg = 0 if self.val_jpeg_rows is None else int(self.val_jpeg_rows.sum())
+        return (
+            f"{self.sizes()}; pixel-exact test rows: {exact}; "
+            f"test-like validation: {jpeg} of {len(self.y_val)} rows JPEG"
+        )
+
+    def names(self, labels: np.ndarray) -> list[str]:
+        """Class names of integer labels (image-grid captions)."""
+        return [self.class_names[int(i)] for i in labels]
 
 
 def _decode_batch(handle: IO[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +232,34 @@ def synthetic_splits(
     return CifarSplits(x_train, y_train, x_val, y_val, x_test, y_test, test_exact_mask=mask)
 
 
+def splits_for(
+    recipe: Recipe, path: str | os.PathLike[str] | None = None, synthetic: bool = False
+) -> CifarSplits:
+    """The splits a run uses, prepared the recipe's way: CIFAR-10 from ``path`` (or the
+    download) or synthetic images, the training split cut to ``train_limit`` and partly
+    JPEG-re-encoded (``jpeg_fraction``), and the test-like validation images made."""
+    if synthetic:
+        splits = synthetic_splits(seed=recipe.seed)
+    else:
+        splits = load_cifar10(path, seed=recipe.seed)
+    if recipe.train_limit:
+        splits.x_train = splits.x_train[: recipe.train_limit]
+        splits.y_train = splits.y_train[: recipe.train_limit]
+    if recipe.jpeg_fraction:  # end-to-end recipes: JPEG copies replace part of the training set
+        splits.x_train = jpeg_augment(splits.x_train, recipe.jpeg_fraction, seed=recipe.seed)
+    splits.x_val_test_like, splits.val_jpeg_rows = like_test_copy(
+        splits.x_val, splits.test_exact_mask, recipe.jpeg_quality, seed=recipe.seed
+    )
+    return splits
+
+
+def representative_images(splits: CifarSplits, recipe: Recipe) -> np.ndarray:
+    """int8 calibration images: the first ``n_representative`` training images, degraded in
+    the test copy's share like the validation split (never test images)."""
+    images = splits.x_train[: recipe.n_representative]
+    return like_test_copy(images, splits.test_exact_mask, recipe.jpeg_quality, seed=recipe.seed)[0]
+
+
 def augment_batch(images: Any, pad: int = 4, seed: Any = None) -> Any:
     """Random horizontal flip and pad-and-crop (reflect padding) on a uint8/float image batch."""
     import tensorflow as tf
@@ -280,9 +333,8 @@ def jpeg_copy(images: np.ndarray, quality: int = 75) -> np.ndarray:
     """Every image re-encoded as JPEG (Pillow, default 4:2:0 chroma subsampling).
 
     Why quality 75 with Pillow's defaults: the local copy's JPEG-degraded test images are
-    near-fixed points of exactly this round trip (on 300 of them the mean absolute change is 0.2
-    grey levels, against 1.1 at 4:4:4, 1.9 at quality 80 and 5.8 for 300 exact rows), so views
-    made this way match that degradation.
+    near-fixed points of exactly this round trip (the project README quotes the measurement), so
+    views made this way match that degradation.
     """
     if not 1 <= quality <= 95:
         raise ValueError(f"JPEG quality must be in 1..95, got {quality}")
@@ -323,7 +375,8 @@ def jpeg_augment(
     """Re-encode a random ``fraction`` of images as JPEG at a random quality.
 
     Why: the local CIFAR-10 copy's test images 1000-9999 went through JPEG (quality 75), and
-    upscaled 8x8-block artefacts cost a frozen ImageNet backbone about 10 points. Training on a
+    upscaled 8x8-block artefacts cost a frozen ImageNet backbone accuracy (the project README
+    has the measured gap). Training on a
     mix of clean and JPEG views makes the model robust to that corruption without ever looking
     at test images. Returns a new array; the originals are untouched.
     """

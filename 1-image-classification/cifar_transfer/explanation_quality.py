@@ -11,15 +11,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import keras
 import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.stats import spearmanr
 
-from cifar_transfer.model import clone_with_weights
+from cifar_transfer.cams import CamExplainer
+from cifar_transfer.model import BACKBONE_NAME, CAM_LAYER, float32_copy
 
 ProbaFn = Callable[[np.ndarray], np.ndarray]
 
@@ -90,6 +93,57 @@ class RandomisationResult:
     spearman: list[float]
     spearman_abs_diff: list[float]
     weights_changed: list[bool]
+    seconds: float = 0.0
+
+    def to_metrics(self) -> dict[str, Any]:
+        """Every field, for the metrics JSON."""
+        return asdict(self)
+
+
+@dataclass
+class RandomisationCheck:
+    """Cascading randomisation of several methods on the same images."""
+
+    results: dict[str, RandomisationResult]
+
+    def table(self) -> Any:
+        """Spearman similarity, one row per method and one column per stage (a DataFrame)."""
+        import pandas as pd
+
+        return pd.DataFrame({m: r.spearman for m, r in self.results.items()}).T.set_axis(
+            next(iter(self.results.values())).stages, axis=1
+        )
+
+    def to_metrics(self) -> dict[str, Any]:
+        """Every result, by method, for the metrics JSON."""
+        return {method: result.to_metrics() for method, result in self.results.items()}
+
+
+@dataclass
+class FaithfulnessResult:
+    """Deletion / insertion curves (``curves[method][mode]``, ``(n, steps + 1)``) and their
+    mean AUCs (``auc[method][mode]``) for each method and the random baselines."""
+
+    curves: dict[str, dict[str, np.ndarray]]
+    auc: dict[str, dict[str, float]]
+    n_images: int
+    steps: int
+    seconds: float = 0.0
+
+    def table(self) -> Any:
+        """AUCs, one row per method (a pandas DataFrame)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.auc).T
+
+    def to_metrics(self) -> dict[str, Any]:
+        """The AUCs and what they were measured on (the curves are in the figure)."""
+        return {
+            "auc": self.auc,
+            "n_images": self.n_images,
+            "steps": self.steps,
+            "seconds": self.seconds,
+        }
 
 
 def _stage_of(name: str) -> str:
@@ -166,9 +220,10 @@ def map_similarity(original: np.ndarray, other: np.ndarray) -> tuple[float, floa
 
 
 def copy_model(model: keras.Model) -> keras.Model:
-    """An independent copy (new variables, same values), so randomising never touches the
-    trained model."""
-    return clone_with_weights(model)
+    """An independent float32 copy (new variables, same values), so randomising never touches
+    the trained model. float32 because the explainer of a mixed-precision model explains its
+    own float32 copy, which randomising this one would not reach."""
+    return float32_copy(model, always_copy=True)
 
 
 def cascading_randomisation(
@@ -176,11 +231,11 @@ def cascading_randomisation(
     images: np.ndarray,
     classes: np.ndarray,
     method: str = "gradcam",
-    target_layer: str = "block_13_expand_relu",
-    backbone_name: str = "mobilenetv2_backbone",
+    target_layer: str = CAM_LAYER,
+    backbone_name: str = BACKBONE_NAME,
     max_stages: int | None = None,
     seed: int = 0,
-    **explainer_kwargs: object,
+    **explainer_kwargs: Any,
 ) -> RandomisationResult:
     """Randomise a copy of the model cumulatively from the logits down and compare maps.
 
@@ -188,8 +243,7 @@ def cascading_randomisation(
     Similarity is the Spearman rank correlation with the trained model's maps; a method passes
     when it drops towards 0 as layers are randomised.
     """
-    from cifar_transfer.cams import CamExplainer
-
+    start = time.perf_counter()
     rng = np.random.default_rng(seed)
     original = CamExplainer(model, target_layer, **explainer_kwargs).explain(
         images, classes, method
@@ -209,34 +263,55 @@ def cascading_randomisation(
         result.spearman.append(rho)
         result.spearman_abs_diff.append(diff)
         result.weights_changed.append(changed)
+    result.seconds = time.perf_counter() - start
     return result
 
 
+def randomisation_check(
+    model: keras.Model,
+    images: np.ndarray,
+    classes: np.ndarray,
+    methods: Sequence[str],
+    target_layer: str = CAM_LAYER,
+    max_stages: int | None = None,
+    seed: int = 0,
+) -> RandomisationCheck:
+    """:func:`cascading_randomisation` for each method, each from the same seed."""
+    return RandomisationCheck(
+        {
+            m: cascading_randomisation(
+                model, images, classes, m, target_layer, max_stages=max_stages, seed=seed
+            )
+            for m in methods
+        }
+    )
+
+
 def evaluate_methods(
-    explainer: object,
+    explainer: CamExplainer,
     proba_fn: ProbaFn,
     images: np.ndarray,
     classes: np.ndarray,
     methods: Sequence[str],
     steps: int = 16,
     seed: int = 0,
-) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, float]]]:
+) -> FaithfulnessResult:
     """Deletion and insertion curves and mean AUCs for each method plus two random baselines.
 
     ``random`` is uniform noise at the CAM resolution, upsampled like the CAMs, so it removes
     pixels in blobs of the same size (the like-for-like baseline). ``random_pixel`` is
     per-pixel noise: scattered deletions destroy a 32x32 image much faster than any blob
     order, so it makes deletion look easy to beat only in the wrong direction; it is kept to
-    show that effect. Returns ``(curves[method][mode] -> (n, steps + 1),
-    auc[method] -> {"deletion", "insertion"})``.
+    show that effect.
     """
+    start = time.perf_counter()
     h, w = images.shape[1:3]
     maps = {}
     for m in methods:
-        raw = explainer.explain(images, classes, m)  # type: ignore[attr-defined]
-        maps[m] = explainer.upsample(raw)  # type: ignore[attr-defined]
+        raw = explainer.explain(images, classes, m)
+        maps[m] = explainer.upsample(raw)
     cam_h, cam_w = raw.shape[1:]
-    maps["random"] = explainer.upsample(random_maps(len(images), cam_h, cam_w, seed))  # type: ignore[attr-defined]
+    maps["random"] = explainer.upsample(random_maps(len(images), cam_h, cam_w, seed))
     maps["random_pixel"] = random_maps(len(images), h, w, seed)
     curves: dict[str, dict[str, np.ndarray]] = {}
     auc: dict[str, dict[str, float]] = {}
@@ -246,4 +321,4 @@ def evaluate_methods(
             for mode in ("deletion", "insertion")
         }
         auc[method] = {mode: float(curve_auc(c).mean()) for mode, c in curves[method].items()}
-    return curves, auc
+    return FaithfulnessResult(curves, auc, len(images), steps, time.perf_counter() - start)

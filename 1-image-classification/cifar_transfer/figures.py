@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from cifar_transfer.explanation_quality import RandomisationResult
 
 
 def plot_perturbation_curves(
@@ -30,13 +34,13 @@ def plot_perturbation_curves(
 
 
 def plot_randomisation(
-    results: Mapping[str, object], title: str = "Cascading model randomisation"
+    results: Mapping[str, RandomisationResult], title: str = "Cascading model randomisation"
 ) -> Figure:
     """Spearman similarity to the trained model's maps as layers are randomised top-down."""
     fig, ax = plt.subplots(figsize=(10, 3.8))
     for method, result in results.items():
-        stages: Sequence[str] = result.stages  # type: ignore[attr-defined]
-        ax.plot(range(len(stages)), result.spearman, marker="o", label=method)  # type: ignore[attr-defined]
+        stages: Sequence[str] = result.stages
+        ax.plot(range(len(stages)), result.spearman, marker="o", label=method)
     ax.set_xticks(range(len(stages)))
     ax.set_xticklabels(stages, rotation=60, ha="right", fontsize=7)
     ax.axhline(0.0, color="grey", lw=0.8)

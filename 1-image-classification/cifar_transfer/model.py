@@ -13,13 +13,25 @@ Design choices (why):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import keras
+import numpy as np
 
+# Names of the classifier's own layers, for code that reaches into it (the cached split, CAMs).
+RESIZE_NAME = "resize"
+PREPROCESS_NAME = "preprocess"
 BACKBONE_NAME = "mobilenetv2_backbone"
+POOL_NAME = "pool"
 HEAD_DROPOUT_NAME = "head_dropout"
 HEAD_LOGITS_NAME = "logits"
+# Where the CAMs look: the last backbone layer at stride 16, before the final stride-2
+# depthwise convolution. At 128 px it gives 8x8 maps (``out_relu``, the usual "last conv
+# layer", gives 4x4, too coarse for 32x32 objects) and is still deep enough to be
+# class-specific.
+CAM_LAYER = "block_13_expand_relu"
 
 
 def resolve_weights(weights: str | os.PathLike[str] | None, pretrained: bool = True) -> str | None:
@@ -34,11 +46,6 @@ def resolve_weights(weights: str | os.PathLike[str] | None, pretrained: bool = T
             f"MobileNetV2 weights file {path} not found; unset MOBILENETV2_WEIGHTS to download"
         )
     return path
-
-
-def preprocess(images: Any) -> Any:
-    """MobileNetV2 preprocessing: 0..255 to -1..1 (same as mobilenet_v2.preprocess_input)."""
-    return images / 127.5 - 1.0
 
 
 def build_backbone(image_size: int, weights: str | None, alpha: float = 1.0) -> keras.Model:
@@ -60,17 +67,31 @@ def build_classifier(
 ) -> keras.Model:
     """Resizing -> preprocess -> frozen-BN MobileNetV2 -> GAP -> dropout -> float32 logits."""
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = keras.layers.Resizing(image_size, image_size, interpolation="bilinear", name="resize")(
+    x = keras.layers.Resizing(image_size, image_size, interpolation="bilinear", name=RESIZE_NAME)(
         inputs
     )
-    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(x)
+    # MobileNetV2's preprocess_input (0..255 to -1..1) as a layer, so it is saved and exported
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name=PREPROCESS_NAME)(x)
     backbone = build_backbone(image_size, weights, alpha)
     backbone.trainable = False
     x = backbone(x, training=False)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.GlobalAveragePooling2D(name=POOL_NAME)(x)
     x = keras.layers.Dropout(dropout, name=HEAD_DROPOUT_NAME)(x)
     outputs = keras.layers.Dense(num_classes, dtype="float32", name=HEAD_LOGITS_NAME)(x)
     return keras.Model(inputs, outputs, name="cifar_mobilenetv2")
+
+
+def predict_logits(model: Any, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Logits for a uint8/float image array, batched through a compiled call (not ``predict``,
+    whose per-call overhead dominates on small arrays)."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def run(batch: Any) -> Any:
+        return tf.cast(model(tf.cast(batch, tf.float32), training=False), tf.float32)
+
+    out = [run(images[i : i + batch_size]).numpy() for i in range(0, len(images), batch_size)]
+    return np.concatenate(out).astype(np.float64)
 
 
 def backbone_of(model: keras.Model) -> keras.Model:
@@ -123,19 +144,19 @@ def compile_classifier(
 def flat_copy(model: keras.Model) -> keras.Model:
     """The same classifier (same weights) with the backbone's layers inlined, not nested.
 
-    Tools that only look at top-level layers (``model.get_layer("block_13_expand_relu")`` in
+    Tools that only look at top-level layers (``model.get_layer(CAM_LAYER)`` in
     the official Keras Grad-CAM example, tf-keras-vis) need this form.
     """
     backbone = backbone_of(model)
     image_size = backbone.input_shape[1]
     inputs = keras.Input(model.input_shape[1:], name="image")
-    x = keras.layers.Resizing(image_size, image_size, name="resize")(inputs)
-    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(x)
+    x = keras.layers.Resizing(image_size, image_size, name=RESIZE_NAME)(inputs)
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name=PREPROCESS_NAME)(x)
     alpha = backbone.get_layer("block_16_project").filters / 320  # exact for the usual alphas
     flat_base = keras.applications.MobileNetV2(
         input_tensor=x, include_top=False, weights=None, alpha=alpha
     )
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(flat_base.output)
+    x = keras.layers.GlobalAveragePooling2D(name=POOL_NAME)(flat_base.output)
     x = keras.layers.Dropout(model.get_layer(HEAD_DROPOUT_NAME).rate, name=HEAD_DROPOUT_NAME)(x)
     logits = model.get_layer(HEAD_LOGITS_NAME)
     outputs = keras.layers.Dense(logits.units, dtype="float32", name=HEAD_LOGITS_NAME)(x)
@@ -171,6 +192,54 @@ def clone_with_weights(model: keras.Model, config: dict | None = None) -> keras.
     return clone
 
 
+def has_mixed_precision(model: keras.Model) -> bool:
+    """Whether any layer (nested ones included) computes in a dtype other than float32."""
+    return any(
+        getattr(layer, "dtype_policy", None) is not None
+        and layer.dtype_policy.compute_dtype != "float32"
+        for layer in model._flatten_layers(include_self=True, recursive=True)
+    )
+
+
+def _force_float32(config: Any) -> Any:
+    """Replace every mixed dtype policy in a model config by float32."""
+    if isinstance(config, dict):
+        return {
+            key: "float32"
+            if key == "dtype" and isinstance(value, (dict, str)) and "mixed" in str(value)
+            else _force_float32(value)
+            for key, value in config.items()
+        }
+    if isinstance(config, list):
+        return [_force_float32(v) for v in config]
+    return config
+
+
+@contextmanager
+def float32_policy() -> Iterator[None]:
+    """Build layers under the float32 dtype policy, then restore the global one (which the
+    full recipe sets to ``mixed_float16`` on GPUs)."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_dtype_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def float32_copy(model: keras.Model, always_copy: bool = False) -> keras.Model:
+    """The same model (same weights, new variables) computing in float32.
+
+    Why: a ``mixed_float16`` model (the full recipe on a GPU) has float16 ops that the TFLite
+    converter cannot convert, and float16 gradients underflow for small logit changes (CAMs).
+    Returns ``model`` itself when it already computes in float32, unless ``always_copy``.
+    """
+    if not always_copy and not has_mixed_precision(model):
+        return model
+    with float32_policy():
+        return clone_with_weights(model, _force_float32(model.get_config()))
+
+
 def recalibrate_batchnorm(model: keras.Model, images: Any) -> None:
     """Set every backbone BatchNorm's moving statistics to those of one batch of ``images``.
 
@@ -187,7 +256,8 @@ def recalibrate_batchnorm(model: keras.Model, images: Any) -> None:
     saved = [(layer.momentum, layer.trainable) for layer in norms]
     for layer in norms:
         layer.momentum, layer.trainable = 0.0, True
-    x = model.get_layer("preprocess")(model.get_layer("resize")(tf.cast(images, tf.float32)))
+    resized = model.get_layer(RESIZE_NAME)(tf.cast(images, tf.float32))
+    x = model.get_layer(PREPROCESS_NAME)(resized)
     backbone(x, training=True)
     for layer, (momentum, trainable) in zip(norms, saved, strict=True):
         layer.momentum, layer.trainable = momentum, trainable

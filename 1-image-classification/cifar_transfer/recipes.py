@@ -1,9 +1,9 @@
-"""The knobs of the three run modes in one dataclass, so the notebook's parameters cell shows
-every value and can override any of them with ``dataclasses.replace``."""
+"""The knobs of the three run modes in one dataclass: the notebook shows every value, and
+``recipe_for(mode, **overrides)`` changes any of them by name."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 Strategy = Literal["end_to_end", "cached_features"]
@@ -12,7 +12,7 @@ VIEWS = ("clean", "flip", "jpeg", "jpeg_flip")  # what ``train_views`` may name
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything that differs between the gpu (full), cpu and smoke runs."""
+    """Everything that differs between the full (Colab GPU), cpu and smoke runs."""
 
     name: str
     image_size: int  # backbone input resolution (CIFAR images are resized inside the model)
@@ -46,6 +46,7 @@ class Recipe:
     n_export_eval: int | None = None  # test images for TFLite accuracy (None = all)
     n_latency_runs: int = 100  # batch-1 calls timed per model
     n_representative: int = 200  # int8 calibration images
+    seed: int = 0  # data split, initialisation, view draws and image choices
 
     def __post_init__(self) -> None:
         unknown = set(self.train_views) - set(VIEWS)
@@ -57,8 +58,8 @@ class Recipe:
         return asdict(self)
 
 
-GPU = Recipe(
-    name="gpu",
+FULL = Recipe(
+    name="full",
     image_size=224,
     pretrained=True,
     strategy="end_to_end",
@@ -122,11 +123,19 @@ SMOKE = Recipe(
     n_representative=8,
 )
 
-RECIPES = {"full": GPU, "gpu": GPU, "cpu": CPU, "smoke": SMOKE}
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (FULL, CPU, SMOKE)}
 
 
 def recipe_for(mode: str, **overrides: Any) -> Recipe:
-    """The recipe of a run mode (``full`` means the gpu recipe), with optional overrides."""
+    """The recipe of a run mode with some fields changed (the notebook's ``OVERRIDES``).
+
+    A typo must not be silently ignored, so an unknown mode or field is an error that names
+    the valid ones.
+    """
     if mode not in RECIPES:
-        raise ValueError(f"unknown mode {mode!r}; choose from {sorted(RECIPES)}")
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(RECIPES)}")
+    names = [f.name for f in fields(Recipe)]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ValueError(f"unknown recipe fields {unknown}; the fields are {', '.join(names)}")
     return replace(RECIPES[mode], **overrides)

@@ -1,7 +1,8 @@
 """Two-phase training: head only, then fine-tuning with a warm-up + cosine learning rate.
 
-Two ways to run the same recipe:
-- ``train_end_to_end``: images through the whole network every step (the GPU recipe), with
+``train_classifier`` is the one call a run makes: it builds the classifier on the right
+hardware and trains it the recipe's way. Two ways to run the same recipe:
+- ``train_end_to_end``: images through the whole network every step (the full recipe), with
   mixed precision and ``tf.distribute.MirroredStrategy`` when GPUs are present.
 - ``train_on_cached_features``: the CPU recipe. The frozen lower backbone is run once per
   view of every image (clean, flipped, JPEG, ...: ``cache_views``, through ``TFLiteBottom``)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,28 +24,42 @@ from typing import Any
 import keras
 import numpy as np
 
+from cifar_transfer import tflite
+from cifar_transfer.data import CifarSplits, make_dataset
 from cifar_transfer.model import (
-    BACKBONE_NAME,
     HEAD_DROPOUT_NAME,
     HEAD_LOGITS_NAME,
+    POOL_NAME,
+    PREPROCESS_NAME,
+    RESIZE_NAME,
     backbone_of,
+    build_classifier,
     compile_classifier,
+    predict_logits,
+    recalibrate_batchnorm,
+    resolve_weights,
     set_trainable_from,
 )
+from cifar_transfer.recipes import VIEWS, Recipe
 
 
-def configure_hardware(use_mixed_precision: bool = True) -> Any:
-    """Mixed precision + MirroredStrategy over all GPUs when any exist; default strategy otherwise.
+def configure_hardware(
+    mixed_precision: bool | None = None, devices: Sequence[str] | None = None
+) -> Any:
+    """Set the global dtype policy and return the distribution strategy to build and train in.
 
-    Mixed float16 only pays off on GPUs with tensor cores; on CPU it is slower, so it is off.
+    Defaults (what a run gets): ``mixed_float16`` when a GPU exists (it only pays off on
+    tensor cores; on CPU it is slower), and ``MirroredStrategy`` over all GPUs when there are
+    several, the default strategy otherwise. ``mixed_precision`` and ``devices`` (mirror over
+    exactly these, e.g. ``["/cpu:0"]``) force the GPU path's settings, so a CPU test can run it.
     """
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    if gpus and use_mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_float16")
-    else:
-        keras.mixed_precision.set_dtype_policy("float32")
+    use_mixed = bool(gpus) if mixed_precision is None else mixed_precision
+    keras.mixed_precision.set_dtype_policy("mixed_float16" if use_mixed else "float32")
+    if devices is not None:
+        return tf.distribute.MirroredStrategy(list(devices))
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -84,7 +100,7 @@ class TrainingHistory:
         return dict(self.metrics)
 
 
-def _phase_options(recipe: Any, steps_per_epoch: int, verbose: int) -> dict[str, Any]:
+def _phase_options(recipe: Recipe, steps_per_epoch: int, verbose: int) -> dict[str, Any]:
     """Optimiser settings both training paths pass to every phase."""
     return {
         "steps_per_epoch": steps_per_epoch,
@@ -117,13 +133,11 @@ def train_end_to_end(
     train_ds: Any,
     val_ds: Any,
     steps_per_epoch: int,
-    recipe: Any,
+    recipe: Recipe,
     verbose: int = 2,
 ) -> TrainingHistory:
     """Phase 1 trains the head on a frozen backbone; phase 2 unfreezes from
     ``recipe.fine_tune_from`` (BatchNorm frozen) with warm-up + cosine."""
-    import time
-
     history = TrainingHistory()
     common = _phase_options(recipe, steps_per_epoch, verbose)
     start = time.perf_counter()
@@ -167,12 +181,12 @@ def split_classifier(model: keras.Model, cut_layer: str) -> SplitClassifier:
     inner_bottom = keras.Model(backbone.input, cut_output, name="backbone_bottom")
     inner_top = keras.Model(cut_output, backbone.output, name="backbone_top")
     image = keras.Input(model.input_shape[1:], name="image")
-    x = model.get_layer("resize")(image)
-    x = model.get_layer("preprocess")(x)
+    x = model.get_layer(RESIZE_NAME)(image)
+    x = model.get_layer(PREPROCESS_NAME)(x)
     bottom = keras.Model(image, inner_bottom(x, training=False), name="bottom")
     features = keras.Input(tuple(cut_output.shape[1:]), name="cached_features")
     h = inner_top(features, training=False)
-    pooled = model.get_layer("pool")(h)
+    pooled = model.get_layer(POOL_NAME)(h)
     h = model.get_layer(HEAD_DROPOUT_NAME)(pooled)
     top = keras.Model(features, model.get_layer(HEAD_LOGITS_NAME)(h), name="top")
     pooled_model = keras.Model(features, pooled, name="pooled")
@@ -182,21 +196,15 @@ def split_classifier(model: keras.Model, cut_layer: str) -> SplitClassifier:
 class TFLiteBottom:
     """The frozen lower backbone compiled to a float32 TFLite model (XNNPACK kernels).
 
-    Why: caching runs the frozen layers once per image and view, the cpu recipe's largest cost.
-    On a 2-core CPU this runs them 3.4-5.5x faster than TensorFlow's own kernels
-    (``benchmarks/bench_backbone.py`` measures both), with activations equal to float32
-    rounding. Inference only: nothing is trained through it.
+    Why: caching runs the frozen layers once per image and view, the cpu recipe's largest cost,
+    and on a CPU XNNPACK runs them several times faster than TensorFlow's own kernels
+    (``benchmarks/bench_backbone.py`` measures both; the project README has the numbers), with
+    activations equal to float32 rounding. Inference only: nothing is trained through it.
     """
 
     def __init__(self, bottom: keras.Model, batch_size: int = 64, num_threads: int | None = None):
-        import tempfile
-        from pathlib import Path
-
-        from cifar_transfer import export
-
-        with tempfile.TemporaryDirectory() as tmp:
-            content = export.to_tflite_float(export.saved_model(bottom, Path(tmp) / "bottom"))
-        self.runner = export.TFLiteClassifier(content, num_threads=num_threads or os.cpu_count())
+        content = tflite.float_flatbuffer(bottom)
+        self.runner = tflite.TFLiteRunner(content, num_threads=num_threads or os.cpu_count())
         self.batch_size = batch_size
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -216,6 +224,7 @@ def extract_features(
     sums of a few terms). ``desc`` shows a progress bar with that label."""
     from tqdm.auto import tqdm
 
+    run: Any
     if isinstance(bottom, TFLiteBottom):
         run = bottom
         batch_size = bottom.batch_size
@@ -249,7 +258,6 @@ def cache_views(
     ``jpeg`` and ``jpeg_flip``.
     """
     from cifar_transfer.data import jpeg_copy
-    from cifar_transfer.recipes import VIEWS
 
     unknown = [v for v in views if v not in VIEWS]
     if unknown:
@@ -257,7 +265,10 @@ def cache_views(
     jpeg = jpeg_copy(images, jpeg_quality) if any(v.startswith("jpeg") for v in views) else None
     out = []
     for view in views:
-        source = jpeg if view.startswith("jpeg") else images
+        source = images
+        if view.startswith("jpeg"):
+            assert jpeg is not None  # made above whenever a JPEG view is asked for
+            source = jpeg
         desc = f"caching {view} view" if progress else None
         out.append(extract_features(bottom, source, flip=view.endswith("flip"), desc=desc))
     return out
@@ -323,7 +334,7 @@ def _fit_head_on_pooled(
     train: ViewSampler,
     val_features: np.ndarray,
     y_val: np.ndarray,
-    recipe: Any,
+    recipe: Recipe,
     verbose: int,
 ) -> keras.callbacks.History:
     """Phase 1 with the whole backbone frozen: pool the top's output once (one view per image,
@@ -361,14 +372,12 @@ def train_on_cached_features(
     y_train: np.ndarray,
     val_features: np.ndarray,
     y_val: np.ndarray,
-    recipe: Any,
+    recipe: Recipe,
     verbose: int = 2,
     seed: int = 0,
 ) -> TrainingHistory:
     """Both phases on cached activations of one or more views of the training images;
     ``recipe.fine_tune_from`` must lie above the cut."""
-    import time
-
     names = [layer.name for layer in backbone_of(model).layers]
     if recipe.fine_tune_from and names.index(recipe.fine_tune_from) <= names.index(split.cut_layer):
         raise ValueError("fine_tune_from must be above the cached cut layer")
@@ -394,17 +403,121 @@ def train_on_cached_features(
     return history
 
 
-__all__ = [
-    "BACKBONE_NAME",
-    "SplitClassifier",
-    "TFLiteBottom",
-    "TrainingHistory",
-    "ViewSampler",
-    "cache_views",
-    "configure_hardware",
-    "extract_features",
-    "split_classifier",
-    "train_end_to_end",
-    "train_on_cached_features",
-    "warmup_cosine",
-]
+@dataclass
+class TrainedClassifier:
+    """What training hands on: the trained model, its history, and its logits on the clean
+    and test-like validation images (the cached path computes them from the activations it
+    cached, so evaluation needs no second pass over the validation images)."""
+
+    model: keras.Model
+    history: TrainingHistory
+    val_logits: dict[str, np.ndarray]
+    strategy: str
+    mixed_precision: bool
+    seconds: dict[str, float]
+
+    def summary(self) -> str:
+        """One line for the notebook."""
+        return (
+            f"{self.model.count_params():,} parameters; strategy {self.strategy}; mixed "
+            f"precision {self.mixed_precision}; phases {self.history.phase}; seconds "
+            + ", ".join(f"{k} {v:.0f}" for k, v in self.seconds.items())
+        )
+
+    def to_metrics(self) -> dict[str, Any]:
+        """History, hardware and timings for the metrics JSON."""
+        return {
+            "history": self.history.as_dict(),
+            "history_phase": self.history.phase,
+            "strategy": self.strategy,
+            "mixed_precision": self.mixed_precision,
+            "seconds": self.seconds,
+        }
+
+
+def _train_cached(
+    classifier: keras.Model,
+    splits: CifarSplits,
+    recipe: Recipe,
+    seconds: dict[str, float],
+    verbose: int,
+) -> tuple[TrainingHistory, dict[str, np.ndarray]]:
+    """The cached strategy: cache the views of the training images and the clean and
+    test-like validation images at the cut, train on the cache, and return the validation
+    logits from the cached activations (the same network as the full model)."""
+    if recipe.cache_layer is None:
+        raise ValueError("the cached_features strategy needs a cache_layer")
+    start = time.perf_counter()
+    split = split_classifier(classifier, recipe.cache_layer)
+    bottom = TFLiteBottom(split.bottom)
+    train_views = cache_views(bottom, splits.x_train, recipe.train_views, recipe.jpeg_quality)
+    val_features = {
+        "clean": extract_features(bottom, splits.x_val),
+        "test-like": extract_features(bottom, splits.val_test_like),
+    }
+    seconds["cache"] = time.perf_counter() - start
+    history = train_on_cached_features(
+        classifier,
+        split,
+        train_views,
+        splits.y_train,
+        val_features["test-like"],
+        splits.y_val,
+        recipe,
+        verbose=verbose,
+        seed=recipe.seed,
+    )
+    del train_views  # up to a few GB of activations
+    return history, {k: predict_logits(split.top, f) for k, f in val_features.items()}
+
+
+def train_classifier(
+    splits: CifarSplits,
+    recipe: Recipe,
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    mixed_precision: bool | None = None,
+    devices: Sequence[str] | None = None,
+    verbose: int = 2,
+) -> TrainedClassifier:
+    """Build the classifier on this machine's hardware and train it the recipe's way.
+
+    ``weights``: a local no-top MobileNetV2 file (None downloads ImageNet weights when the
+    recipe is pretrained). ``mixed_precision`` / ``devices``: see :func:`configure_hardware`.
+    ``splits.x_val_test_like`` is the validation version the training curves report.
+    """
+    start = time.perf_counter()
+    strategy = configure_hardware(mixed_precision, devices)
+    with strategy.scope():  # model, optimiser and their variables under the same strategy
+        classifier = build_classifier(
+            recipe.image_size,
+            len(splits.class_names),
+            resolve_weights(weights, pretrained=recipe.pretrained),
+            recipe.dropout,
+            alpha=recipe.alpha,
+        )
+        if not recipe.pretrained:  # random weights: give frozen BatchNorm sensible statistics
+            recalibrate_batchnorm(classifier, splits.x_train[:256])
+        seconds = {"build": time.perf_counter() - start}
+        if recipe.strategy == "cached_features":
+            history, val_logits = _train_cached(classifier, splits, recipe, seconds, verbose)
+        else:
+            train_ds = make_dataset(
+                splits.x_train, splits.y_train, recipe.batch_size, training=True, seed=recipe.seed
+            )
+            val_ds = make_dataset(splits.val_test_like, splits.y_val, 256)
+            steps = len(splits.y_train) // recipe.batch_size
+            history = train_end_to_end(classifier, train_ds, val_ds, steps, recipe, verbose)
+            val_logits = {
+                "clean": predict_logits(classifier, splits.x_val),
+                "test-like": predict_logits(classifier, splits.val_test_like),
+            }
+    seconds |= {"head": history.seconds["head"], "fine_tune": history.seconds["fine_tune"]}
+    return TrainedClassifier(
+        model=classifier,
+        history=history,
+        val_logits=val_logits,
+        strategy=type(strategy).__name__,
+        mixed_precision=keras.mixed_precision.global_policy().name == "mixed_float16",
+        seconds=seconds,
+    )

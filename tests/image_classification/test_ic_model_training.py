@@ -11,10 +11,12 @@ import pytest
 from cifar_transfer import model, recipes, training
 
 
-def test_ic_preprocess_matches_keras() -> None:
+def test_ic_preprocess_layer_matches_keras(tiny_classifier) -> None:
+    """The model's own preprocessing layer is MobileNetV2's ``preprocess_input``."""
     x = np.linspace(0, 255, 12, dtype=np.float32).reshape(1, 2, 2, 3)
     expected = keras.applications.mobilenet_v2.preprocess_input(x.copy())
-    np.testing.assert_allclose(model.preprocess(x), expected, atol=1e-6)
+    layer = tiny_classifier.get_layer(model.PREPROCESS_NAME)
+    np.testing.assert_allclose(layer(x).numpy(), expected, atol=1e-6)
 
 
 def test_ic_split_model_equals_full_model(tiny_classifier, synthetic_images) -> None:
@@ -120,11 +122,8 @@ def test_ic_cached_training_learns_synthetic_classes() -> None:
     model.recalibrate_batchnorm(classifier, x[:128])
     split = training.split_classifier(classifier, "block_12_add")
     feats = training.extract_features(split.bottom, x)
-    recipe = dataclasses.replace(
-        recipes.recipe_for("smoke"),
-        head_epochs=20,
-        fine_tune_epochs=1,
-        fine_tune_from="block_13_expand",
+    recipe = recipes.recipe_for(
+        "smoke", head_epochs=20, fine_tune_epochs=1, fine_tune_from="block_13_expand"
     )
     history = training.train_on_cached_features(
         classifier, split, [feats], y, feats[:50], y[:50], recipe, verbose=0
@@ -143,36 +142,3 @@ def test_ic_cached_training_learns_synthetic_classes() -> None:
             verbose=0,
         )
     assert not model.backbone_of(classifier).trainable_weights  # frozen again afterwards
-
-
-def test_ic_recipes() -> None:
-    assert recipes.recipe_for("full") is recipes.GPU or recipes.recipe_for("full") == recipes.GPU
-    assert recipes.recipe_for("cpu", fine_tune_epochs=7).fine_tune_epochs == 7
-    with pytest.raises(ValueError):
-        recipes.recipe_for("tpu")
-    with pytest.raises(ValueError, match="train_views"):
-        recipes.recipe_for("cpu", train_views=("clean", "mirror"))
-
-
-def test_ic_end_to_end_training_runs_both_phases() -> None:
-    """The gpu recipe's path (images through the whole network) on a tiny model and data."""
-    from cifar_transfer import data
-
-    classifier = model.build_classifier(32, 10, weights=None, alpha=0.35)
-    x, y = data.make_synthetic_cifar(4, seed=0)
-    model.recalibrate_batchnorm(classifier, x)
-    train = data.make_dataset(x, y, batch_size=8, training=True)
-    val = data.make_dataset(x, y, batch_size=20)
-    recipe = dataclasses.replace(
-        recipes.recipe_for("full"), batch_size=8, head_epochs=1, fine_tune_epochs=1
-    )
-    backbone = model.backbone_of(classifier)
-    before = {n: backbone.get_layer(n).get_weights()[0].copy() for n in ("Conv1", "block_1_expand")}
-    history = training.train_end_to_end(classifier, train, val, len(y) // 8, recipe, verbose=0)
-    assert history.phase == ["head", "fine-tune"]
-    assert set(history.seconds) == {"head", "fine_tune"}
-    # fine-tuning starts at block_1_expand: it moved, the stem below it did not
-    assert not np.allclose(
-        before["block_1_expand"], backbone.get_layer("block_1_expand").get_weights()[0]
-    )
-    np.testing.assert_array_equal(before["Conv1"], backbone.get_layer("Conv1").get_weights()[0])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,10 @@ from typing import Any
 import keras
 import numpy as np
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+from cifar_transfer import model, training
+from mlshared.run import environment_summary
 
-from cifar_transfer import model, training  # noqa: E402
-from mlshared.run import environment_summary  # noqa: E402
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def images_per_second(bottom: Any, images: np.ndarray, repeats: int) -> float:

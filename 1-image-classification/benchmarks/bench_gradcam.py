@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -28,11 +27,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+from cifar_transfer import cams, data, model
+from mlshared.run import environment_summary
 
-from cifar_transfer import cams, data, model  # noqa: E402
-from mlshared.run import environment_summary  # noqa: E402
+PROJECT = Path(__file__).resolve().parents[1]
 
 KERAS_EXAMPLE_URL = "https://keras.io/examples/vision/grad_cam/"
 

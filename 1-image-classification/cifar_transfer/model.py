@@ -40,7 +40,7 @@ def resolve_weights(weights: str | os.PathLike[str] | None, pretrained: bool = T
         return None
     if weights in (None, "", "imagenet"):
         return "imagenet"
-    path = os.fspath(weights)  # type: ignore[arg-type]
+    path = os.fspath(weights)
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"MobileNetV2 weights file {path} not found; unset MOBILENETV2_WEIGHTS to download"

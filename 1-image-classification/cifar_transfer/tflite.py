@@ -69,7 +69,7 @@ def float_flatbuffer(model: keras.Model) -> bytes:
 def _interpreter_class() -> Any:
     """LiteRT's ``Interpreter`` when installed, TensorFlow's otherwise."""
     try:
-        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-not-found]
+        from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         return tf.lite.Interpreter
     return Interpreter

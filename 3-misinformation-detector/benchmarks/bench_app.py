@@ -29,7 +29,7 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from misinfo import highlight, upload  # noqa: E402
+from misinfo import highlight, page, tabular  # noqa: E402
 from mlshared.run import output_dir, write_metrics_json  # noqa: E402
 
 TEXTS = [
@@ -66,24 +66,24 @@ def time_analysis(detector: Any, repeats: int) -> dict[str, float]:
 
     def once(text: str) -> float:
         start = time.perf_counter()
-        prepared = upload.prepare_text(text, upload.text_limit(detector))
-        analysis = upload.analyse_text(detector, prepared)
+        prepared = page.prepare_text(text, tabular.text_limit(detector))
+        analysis = page.analyse_text(detector, prepared)
         highlight.highlight_html(analysis.text, analysis.contributions)
-        highlight.feature_comparison(analysis.features, detector.manifest.feature_distribution)
+        page.feature_comparison(analysis.features, detector.manifest.feature_distribution)
         return time.perf_counter() - start
 
     def tokens(text: str) -> float:
-        analysis = upload.analyse_text(
-            detector, upload.prepare_text(text, upload.text_limit(detector))
+        analysis = page.analyse_text(
+            detector, page.prepare_text(text, tabular.text_limit(detector))
         )
         start = time.perf_counter()
-        upload.add_token_attributions(detector, analysis)
+        page.add_token_attributions(detector, analysis)
         return time.perf_counter() - start
 
     first = once(TEXTS[0])
     runs = [once(TEXTS[i % len(TEXTS)]) for i in range(repeats)]
     out = {"first_s": first, "median_s": statistics.median(runs), "max_s": max(runs), "n": repeats}
-    if upload.has_transformer(detector):  # shown after the first result, timed on its own
+    if page.has_transformer(detector):  # shown after the first result, timed on its own
         token_runs = [tokens(TEXTS[i % len(TEXTS)]) for i in range(max(3, repeats // 4))]
         out["token_attributions_median_s"] = statistics.median(token_runs)
         out["token_attributions_max_s"] = max(token_runs)
@@ -119,7 +119,7 @@ def time_page(models: Path, repeats: int) -> dict[str, float]:
 
 def time_batch(detector: Any, megabytes: float) -> dict[str, float]:
     """Rows/s and peak extra memory (RSS, sampled every 20 ms) for a generated CSV, to
-    back the memory bound the page states (``upload.PEAK_MEMORY_FACTOR`` x file size)."""
+    back the memory bound the page states (``page.PEAK_MEMORY_FACTOR`` x file size)."""
     import threading
 
     import psutil
@@ -142,18 +142,18 @@ def time_batch(detector: Any, megabytes: float) -> dict[str, float]:
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     start = time.perf_counter()
-    table = upload.inspect_upload("bench.csv", data, len(data) + 1)
-    result = upload.run_batch(table, "statement", detector, max_chars=upload.text_limit(detector))
-    csv_bytes = upload.results_csv_bytes(result.frame)
+    table = tabular.read_table(data, len(data) + 1, name="bench.csv")
+    result = page.run_batch(table, "statement", detector)
+    csv_bytes = result.csv()
     seconds = time.perf_counter() - start
     done.set()
     watcher.join()
     extra = max(peak - base, 0)
     return {
         "file_mb": len(data) / 1e6,
-        "rows": result.n_rows,
+        "rows": result.report.rows,
         "seconds": seconds,
-        "rows_per_s": result.n_rows / seconds,
+        "rows_per_s": result.report.rows / seconds,
         "peak_extra_mb": extra / 1e6,
         # Streamlit holds the upload too; with it the total is about one file size more.
         "peak_extra_over_file_size": extra / len(data),
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--batch-mb",
         type=float,
-        default=float(upload.DEFAULT_MAX_UPLOAD_MB),
+        default=float(page.DEFAULT_MAX_UPLOAD_MB),
         help="generated CSV size",
     )
     parser.add_argument("--tag", default="", help="suffix for the JSON name (bench_app_<tag>.json)")
@@ -182,14 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     detector = load_detector(models)
     load_s = time.perf_counter() - start
     analysis = time_analysis(detector, args.repeats)
-    page = time_page(models, max(3, args.repeats // 4))
+    page_times = time_page(models, max(3, args.repeats // 4))
     batch = time_batch(detector, args.batch_mb)
     metrics = {
         "model_load_s": load_s,
         "analysis": analysis,
-        "page": page,
+        "page": page_times,
         "batch": batch,
-        "stated_peak_memory_factor": upload.PEAK_MEMORY_FACTOR,
+        "stated_peak_memory_factor": page.PEAK_MEMORY_FACTOR,
         "goal_first_result_s": GOAL_SECONDS,
         "meets_goal": analysis["first_s"] < GOAL_SECONDS,
     }
@@ -205,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"models: {models} ({origin}); members {detector.member_names}")
     print(f"model load {load_s:.2f} s (once per server)")
     print(f"analysis: first {analysis['first_s']:.3f} s, median {analysis['median_s']:.3f} s")
-    print(f"page (AppTest rerun): first {page['first_s']:.3f} s, median {page['median_s']:.3f} s")
+    print(
+        f"page (AppTest rerun): first {page_times['first_s']:.3f} s, "
+        f"median {page_times['median_s']:.3f} s"
+    )
     print(
         f"batch: {batch['file_mb']:.1f} MB, {batch['rows']:,} rows in {batch['seconds']:.1f} s "
         f"({batch['rows_per_s']:.0f} rows/s), peak extra {batch['peak_extra_mb']:.0f} MB "

@@ -210,7 +210,7 @@ def read_table(
         raise TabularError(f"{shown(label)} is empty: there are no rows to analyse.")
     if n_rows == 0:
         raise TabularError(
-            f"{shown(label)} has a header ({', '.join(shown(c, 30) for c in header[:5])}) "
+            f"{shown(label)} has a header ({', '.join(shown(c, 40) for c in header[:5])}) "
             "but no data rows: add one text per line below the header."
         )
     preview = _frame(rows, columns, 0)
@@ -420,28 +420,34 @@ def guess_text_column(frame: pd.DataFrame) -> str | None:
     return best
 
 
-def choose_text_column(table: Table, requested: str | None) -> str:
-    """The requested column (a header name or display name), or the guess; else an error
-    listing the columns."""
-    listing = ", ".join(shown(c, 40) for c in table.columns[:20])
-    if requested is None:
-        if table.guessed_column is None:
-            raise TabularError(
-                f"could not tell which column of {shown(table.name)} holds the text "
-                f"(columns: {listing}): name it (--text-column on the command line)."
-            )
-        return table.guessed_column
-    if requested in table.columns:
-        return requested
-    matches = [c for c, h in zip(table.columns, table.header, strict=True) if h == requested]
+def find_column(table: Table, name: str) -> str:
+    """The column called ``name`` (a header name, or a display name for a repeated one);
+    else an error listing the columns."""
+    if name in table.columns:
+        return name
+    matches = [c for c, h in zip(table.columns, table.header, strict=True) if h == name]
     if len(matches) > 1:
         raise TabularError(
-            f"{len(matches)} columns of {shown(table.name)} are named {shown(requested, 40)}: "
+            f"{len(matches)} columns of {shown(table.name)} are named {shown(name, 40)}: "
             f"use one of {', '.join(shown(m, 40) for m in matches)}, or rename them."
         )
+    listing = ", ".join(shown(c, 40) for c in table.columns[:20])
     raise TabularError(
-        f"{shown(table.name)} has no column named {shown(requested, 40)} (columns: {listing})."
+        f"{shown(table.name)} has no column named {shown(name, 40)} (columns: {listing})."
     )
+
+
+def choose_text_column(table: Table, requested: str | None) -> str:
+    """The requested column, or the guessed one; else an error listing the columns."""
+    if requested is not None:
+        return find_column(table, requested)
+    if table.guessed_column is None:
+        listing = ", ".join(shown(c, 40) for c in table.columns[:20])
+        raise TabularError(
+            f"could not tell which column of {shown(table.name)} holds the text "
+            f"(columns: {listing}): name it (--text-column on the command line)."
+        )
+    return table.guessed_column
 
 
 # ---------------------------------------------------------------------------------- scoring
@@ -634,7 +640,7 @@ def write_csv(handle: IO[bytes], header: Sequence[str], chunks: Iterable[pd.Data
     ``header`` is the table's header; the chunks' extra columns are the outputs.
     """
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="", write_through=True)
-    writer = csv.writer(text, lineterminator="\n")
+    writer = csv.writer(text)  # CRLF: its \r makes the writer quote cells holding a lone \r
     first = True
     for chunk in chunks:
         if first:

@@ -266,7 +266,6 @@ def show_token_attributions(analysis: page.TextAnalysis, detector: Any) -> None:
 def render_batch(detector: Any) -> None:
     """Upload, choose the column, score with a progress bar, filter, chart, download."""
     limit_mb = page.max_upload_mb()
-    st.info(page.plain(page.memory_bound_text(limit_mb)))
     example_csv = EXAMPLES_DIR / "example_batch.csv"
     if example_csv.is_file():
         st.download_button(
@@ -278,11 +277,13 @@ def render_batch(detector: Any) -> None:
             key="example_csv",
         )
     uploaded = st.file_uploader(
-        "CSV file with one text per row (UTF-8, cp1252, latin-1 or UTF-16; comma, semicolon or "
-        "tab separated)",
+        f"CSV file with one text per row, up to {limit_mb} MB (UTF-8, cp1252, latin-1 or UTF-16; "
+        "comma, semicolon, tab or pipe separated)",
         key="csv",
         max_upload_size=limit_mb,
     )
+    st.caption(page.plain(page.upload_limit_text(limit_mb)))
+    st.caption(page.plain(page.memory_bound_text(limit_mb)))
     if uploaded is not None:
         handle_upload(uploaded, detector, limit_mb)
     show_batch_result(st.session_state.get("batch"))

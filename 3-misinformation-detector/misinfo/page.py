@@ -46,14 +46,23 @@ _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 # Every ASCII punctuation character: CommonMark lets each be backslash-escaped, which turns
-# off links, images, emphasis, HTML, LaTeX ($) and Streamlit's :directives:.
+# off links, images, emphasis, HTML, LaTeX ($) and Streamlit's :directives: and :emoji:.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM's autolink literals (bare http://, www., e-mail addresses) are found in the text after
+# escapes are resolved, so escaping cannot stop them; an invisible word joiner before them can
+# (an autolink must start after a space or punctuation, and an address right before its @).
+_AUTOLINK_START = re.compile(r"(https?:|www\.|@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def plain(text: object) -> str:
-    """``text`` for an element that renders Markdown (st.error, st.caption...), escaped so it
-    shows exactly as written on one line: nothing user-controlled becomes a link or an image."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(str(text).splitlines()))
+    """``text`` for an element that renders Markdown (st.error, st.caption...), so it shows as
+    written, on one line: nothing user-controlled becomes a link, an image or formatting.
+    Bare addresses keep their characters but are no longer clickable (a word joiner, U+2060,
+    sits before them)."""
+    one_line = " ".join(str(text).splitlines())
+    defanged = _AUTOLINK_START.sub(WORD_JOINER + r"\1", one_line)
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", defanged)
 
 
 def max_upload_mb() -> int:
@@ -67,13 +76,22 @@ def max_upload_mb() -> int:
 
 
 def memory_bound_text(limit_mb: int) -> str:
-    """The upload limit and memory bound, stated in one place for the page."""
+    """The memory bound, stated in one place for the page."""
     return (
-        f"Files up to {limit_mb} MB; a bigger file is refused. Rows are read and scored "
-        f"{tabular.CHUNK_ROWS:,} at a time; the upload and the result table stay in memory, at "
-        f"most about {PEAK_MEMORY_FACTOR}× the file size ({PEAK_MEMORY_FACTOR * limit_mb} MB for "
-        f"a {limit_mb} MB file) on top of the loaded models. Bigger files: use the command line "
-        "(python -m misinfo.batch)."
+        f"Rows are read and scored {tabular.CHUNK_ROWS:,} at a time; the upload and the result "
+        f"table stay in memory, at most about {PEAK_MEMORY_FACTOR}× the file size "
+        f"({PEAK_MEMORY_FACTOR * limit_mb} MB for a {limit_mb} MB file) on top of the loaded "
+        "models."
+    )
+
+
+def upload_limit_text(limit_mb: int) -> str:
+    """Said under the upload box, in words: the box itself only marks a refused file red and
+    gives the reason on hover."""
+    return (
+        f"Files up to {limit_mb} MB. A bigger file is refused by the upload box (its name turns "
+        "red and nothing is read): split it into smaller files, or score it with "
+        "python -m misinfo.batch, which takes larger files (--max-mb)."
     )
 
 

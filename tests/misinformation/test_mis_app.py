@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from misinfo import page
+
 APP = Path(__file__).resolve().parents[2] / "3-misinformation-detector" / "app.py"
 EXAMPLE_CSV = APP.parent / "examples" / "example_batch.csv"
 TIMEOUT = 90  # first run loads the models; later runs take well under a second
@@ -43,7 +45,8 @@ def run(at: AppTest) -> AppTest:
 
 def texts(elements: object) -> list[str]:
     """The visible strings of a list of alert/markdown elements (Markdown escapes removed)."""
-    return [re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(e.value)) for e in elements]  # type: ignore[attr-defined]
+    values = [str(e.value).replace(page.WORD_JOINER, "") for e in elements]  # type: ignore[attr-defined]
+    return [re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", v) for v in values]
 
 
 def analyse(at: AppTest, text: str) -> AppTest:
@@ -215,7 +218,7 @@ def test_file_over_the_size_limit_is_refused(
     monkeypatch.setenv("MISINFO_MODELS_DIR", str(mis_app_models))
     monkeypatch.setenv("MISINFO_MAX_UPLOAD_MB", "1")
     at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
-    assert any("Files up to 1 MB; a bigger file is refused" in t for t in texts(at.info))
+    assert any("Files up to 1 MB. A bigger file is refused" in t for t in texts(at.caption))
     big = b"statement\n" + b"the council met on tuesday to discuss it\n" * 30_000
     upload_file(at, "big.csv", big)
     assert any("over the 1.0 MB limit" in t for t in texts(at.error))

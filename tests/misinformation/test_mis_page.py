@@ -58,25 +58,32 @@ def test_long_text_is_truncated_at_a_word_boundary_with_a_notice() -> None:
 # ---------------------------------------------------------------- user text in Markdown elements
 
 
+PUNCTUATION = r"[!-/:-@\[-`{-~]"
+
+
 @pytest.mark.parametrize(
     "text",
     [
         "![x](http://127.0.0.1:9/pixel.png)",
         "[Download the fixed file](http://127.0.0.1:9/phish)",
         "<img src=x onerror=alert(1)> **bold** _it_ `code` # heading",
-        ":red[colour] :material/home: $x^2$ ~~gone~~ | a | b |",
+        ":red[colour] :material/home: :smile: $x^2$ ~~gone~~ | a | b |",
         "C:\\path\\file.csv 1. item\n- item",
+        "bare HTTPS://x.example/a, www.example.com and me@example.com",
     ],
 )
 def test_plain_escapes_every_markdown_construct(text: str) -> None:
     escaped = page.plain(text)
     assert "\n" not in escaped
     # every ASCII punctuation character is backslash-escaped, so nothing is markup...
-    assert not re.search(
-        r"(?<!\\)[!-/:-@\[-`{-~](?<!\\)", re.sub(r"\\[!-/:-@\[-`{-~]", "", escaped)
-    )
-    # ...and dropping the escapes gives the text back (on one line)
-    assert re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", escaped) == " ".join(text.splitlines())
+    unescaped_punctuation = re.sub(r"\\" + PUNCTUATION, "", escaped)
+    assert not re.search(PUNCTUATION, unescaped_punctuation)
+    # ...no bare address can become an autolink (a word joiner sits before it)...
+    assert not re.search(r"(^|[\s!-/:-@\[-`{-~])(https?:|www\.)", escaped.replace("\\", ""), re.I)
+    assert "@" not in re.sub(r"\u2060\\@", "", escaped)
+    # ...and dropping the escapes and joiners gives the text back, on one line
+    back = re.sub(r"\\(" + PUNCTUATION + ")", r"\1", escaped).replace(page.WORD_JOINER, "")
+    assert back == " ".join(text.splitlines())
 
 
 # ---------------------------------------------------------------- a CSV file
@@ -115,7 +122,8 @@ def test_upload_limit_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert page.max_upload_mb() == 7
     monkeypatch.setenv(page.MAX_UPLOAD_ENV, "nonsense")
     assert page.max_upload_mb() == page.DEFAULT_MAX_UPLOAD_MB
-    assert "Files up to 7 MB; a bigger file is refused" in page.memory_bound_text(7)
+    assert "Files up to 7 MB. A bigger file is refused" in page.upload_limit_text(7)
+    assert "35 MB for a 7 MB file" in page.memory_bound_text(7)
 
 
 # ---------------------------------------------------------------- tables

@@ -143,7 +143,8 @@ def _short(outcome: tuple[str, str | bytes]) -> str:
     if kind == "scored":
         rows = output_rows(value)  # type: ignore[arg-type]
         return f"scored: {len(rows) - 1} rows, {len(rows[0])} columns"
-    return "error: " + re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(value))
+    text = str(value).replace(page.WORD_JOINER, "")
+    return "error: " + re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

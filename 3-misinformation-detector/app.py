@@ -361,18 +361,21 @@ def show_batch_result(batch: dict[str, Any] | None) -> None:
                 "how much of each was scored)."
             )
         )
-    st.bar_chart(page.label_distribution(result), x="label", y="rows", height=220)
+    st.bar_chart(page.label_distribution(report), x="label", y="rows", height=220)
     col_filter, col_search = st.columns(2)
-    labels = result.frame[result.column("label")].dropna().astype(str).unique()
-    choice = col_filter.selectbox("Show", ["all", *sorted(labels), "errors"], key="filter_label")
+    labels = ["all", *sorted(report.label_counts), "errors"]
+    choice = col_filter.selectbox("Show", labels, key="filter_label")
     needle = col_search.text_input("Containing", key="filter_text")
-    shown = page.filter_results(result, choice, needle)
-    st.dataframe(shown.head(PREVIEW_LIMIT), hide_index=True)
-    st.caption(f"{len(shown):,} matching rows (showing at most {PREVIEW_LIMIT:,}).")
+    if batch.get("filter") != (choice, needle):  # a full pass over the rows: once per filter
+        batch["filter"] = (choice, needle)
+        batch["shown"] = page.filter_results(result, choice, needle, PREVIEW_LIMIT)
+    shown, count = batch["shown"]
+    st.dataframe(shown, hide_index=True)
+    st.caption(f"{count:,} matching rows (showing at most {PREVIEW_LIMIT:,}), as in the download.")
     stem = Path(batch["name"]).stem or "results"
     st.download_button(
         "Download results (CSV)",
-        result.csv,  # written when clicked, so the page does not hold a second copy
+        lambda: result.data,  # handed over when clicked: no hashing of the file on every rerun
         file_name=f"{stem}_scored.csv",
         mime="text/csv",
         on_click="ignore",

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import importlib.util
 import io
 import os
 import re
@@ -88,11 +87,6 @@ _HIGH_BYTES = bytes(range(128, 256))
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _PROSE = re.compile(r"[^\W\d_]{2,}\s+[^\W\d_]{2,}")
 _LETTER = re.compile(r"[^\W\d_]")
-# pyarrow-backed strings hold a large upload in about its own size (Python str objects take
-# several times more); pandas' python-backed strings behave the same where pyarrow is missing.
-_COMPACT_STRING = pd.StringDtype(
-    "pyarrow" if importlib.util.find_spec("pyarrow") is not None else "python"
-)
 
 
 class TabularError(ValueError):
@@ -607,12 +601,6 @@ def _scored(
     return pd.concat([chunk, pd.DataFrame(outputs, index=chunk.index)], axis=1)
 
 
-def compact(frame: pd.DataFrame, n_inputs: int) -> pd.DataFrame:
-    """The input columns as compact strings: what the app keeps of a scored chunk."""
-    inputs = frame.columns[:n_inputs]
-    return frame.astype(dict.fromkeys(inputs, _COMPACT_STRING))
-
-
 # ---------------------------------------------------------------------------------- writing
 
 
@@ -652,14 +640,3 @@ def write_csv(handle: IO[bytes], header: Sequence[str], chunks: Iterable[pd.Data
         )
     text.flush()
     text.detach()  # leave the caller's handle open
-
-
-def csv_bytes(
-    header: Sequence[str], frame: pd.DataFrame, slice_rows: int = 10 * CHUNK_ROWS
-) -> bytes:
-    """The scored frame as the download file, written a slice at a time."""
-    buffer = io.BytesIO()
-    write_csv(
-        buffer, header, (frame.iloc[i : i + slice_rows] for i in range(0, len(frame), slice_rows))
-    )
-    return buffer.getvalue()

@@ -156,7 +156,7 @@ def test_csv_upload_scores_rows_and_offers_a_safe_download(app: AppTest) -> None
     assert any("2 rows have empty text" in t for t in texts(app.warning))
     assert app.download_button(key="download")
 
-    data = app.session_state["batch"]["result"].csv()
+    data = app.session_state["batch"]["result"].data
     scored = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     source = pd.read_csv(EXAMPLE_CSV, dtype=str, keep_default_na=False)
     assert len(scored) == len(source)
@@ -208,8 +208,8 @@ def test_non_utf8_csv_is_read_with_its_accents(app: AppTest) -> None:
     assert any("cp1252" in t for t in texts(app.caption))
     app.button(key="run_batch").click()
     run(app)
-    scored = app.session_state["batch"]["result"].frame
-    assert scored["statement"].tolist() == frame["statement"].tolist()
+    result = app.session_state["batch"]["result"]
+    assert [row[0] for row in result.rows()] == frame["statement"].tolist()
 
 
 def test_file_over_the_size_limit_is_refused(

@@ -97,24 +97,31 @@ def test_run_batch_gives_the_same_bytes_as_the_command_line(stub_detector: Any) 
     result = page.run_batch(
         table, "text", stub_detector, progress=lambda f, _m: seen.append(f), chunk_rows=7
     )
-    assert len(result.frame) == len(texts) and seen[-1] == 1.0 and seen == sorted(seen)
+    assert result.report.rows == len(texts) and seen[-1] == 1.0 and seen == sorted(seen)
     assert result.report.errors == 10 and result.column("error") == "misinfo_error"
     cli = io.BytesIO()
     batch.predict_csv(data, cli, type(stub_detector)(), "text", chunksize=3, progress=False)
-    assert result.csv() == cli.getvalue()
+    assert result.data == cli.getvalue()
 
 
 def test_filter_and_label_distribution(stub_detector: Any) -> None:
-    data = b"text\nmoon cheese is real and here to stay in the sky for ever\ntax rise\n\nmoon landing\n"
+    long = "moon cheese is real and here to stay in the sky for ever"
+    data = f"text\n{long}\ntax rise\n\nmoon landing\n=1+1\n".encode()
     result = page.run_batch(tabular.read_table(data, 1_000, name="f.csv"), "text", stub_detector)
-    assert len(page.filter_results(result, "real")) == 2
-    assert len(page.filter_results(result, "errors")) == 1
-    assert page.filter_results(result, "all", "MOON")["text"].tolist() == [
-        "moon cheese is real and here to stay in the sky for ever",
-        "moon landing",
-    ]
-    counts = dict(page.label_distribution(result).itertuples(index=False))
-    assert counts == {"real": 2, "fake": 1, "not scored": 1}
+    assert result.columns[0] == "text" and result.column("label") in result.columns
+
+    def texts(label: str, contains: str = "", limit: int = 10) -> tuple[list[str], int]:
+        shown, count = page.filter_results(result, label, contains, limit)
+        return shown["text"].tolist(), count
+
+    assert texts("real") == (["tax rise", "moon landing", "'=1+1"], 3)  # as in the download
+    assert texts("fake") == ([long], 1)
+    assert texts("errors") == ([""], 1)
+    assert texts("all", " MOON ") == ([long, "moon landing"], 2)
+    assert texts("all", limit=2) == ([long, "tax rise"], 5)
+    assert texts("real", "moon", limit=0) == ([], 1)
+    counts = dict(page.label_distribution(result.report).itertuples(index=False))
+    assert counts == {"real": 3, "fake": 1, "not scored": 1}
 
 
 def test_upload_limit_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

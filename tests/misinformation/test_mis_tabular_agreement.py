@@ -119,7 +119,7 @@ def app_outcome(at: AppTest, case: Case) -> tuple[str, str | bytes]:
     at.button(key="run_batch").click()
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    return "scored", at.session_state["batch"]["result"].csv()
+    return "scored", at.session_state["batch"]["result"].data
 
 
 def cli_outcome(

@@ -287,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     page_times = time_page(models, max(3, args.repeats // 4))
     data = bench_csv(args.batch_mb)
     batch = time_batch(detector, data)
-    server = measure_server(models, data) if not args.no_server else {"skipped": "--no-server"}
+    server: dict[str, Any] = {"skipped": "--no-server"}
+    if not args.no_server:
+        server = measure_server(models, data)
     metrics = {
         "model_load_s": load_s,
         "analysis": analysis,

@@ -301,7 +301,7 @@ def run_batch(
     table: tabular.Table,
     text_column: str,
     detector: Any,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Callable[[float, str], object] | None = None,
     chunk_rows: int = tabular.CHUNK_ROWS,
 ) -> BatchResult:
     """Score every row of an upload into the download file, reporting progress."""

@@ -16,7 +16,8 @@ with a one-line, plain-text message that names the problem and what to do:
   the pandas version. Every line must have as many fields as the header; a line with more or
   fewer, a quote that never closes, or text after a closing quote stops the read with the line
   number and "quote the text column". Nothing is skipped or guessed. An empty line inside the
-  file is a row of empty cells (kept, not scored); empty lines after the last row are not rows;
+  file (or, with several columns, a whitespace-only one) is a row of empty cells, kept and
+  not scored; empty lines before the header or after the last row are not rows;
 - text column: a name from ``TEXT_COLUMN_HINTS``, else the column that reads most like prose;
 - scoring: chunk by chunk, every row kept in order; an empty text gets a reason instead of a
   prediction; a text over the limit is kept whole and scored on its first characters, with a
@@ -60,6 +61,7 @@ TEXT_COLUMN_HINTS = (
     "headline",
 )
 EMPTY_TEXT_REASON = "empty text: nothing to score (row kept, no prediction)"
+_NOTE = "note"  # output column saying how much of a long text was scored
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _SNIFF_BYTES = 65_536
@@ -112,6 +114,12 @@ def shown(value: str, limit: int = 60) -> str:
     clean = "".join("?" if unicodedata.category(ch)[0] == "C" else ch for ch in value[:limit])
     more = f"… ({len(value):,} characters)" if len(value) > limit else ""
     return f"“{clean}{more}”"
+
+
+def _listing(names: Sequence[str], most: int = 20) -> str:
+    """Column names for a message: quoted, shortened, at most ``most`` of them."""
+    more = f" and {len(names) - most:,} more" if len(names) > most else ""
+    return ", ".join(shown(n, 40) for n in names[:most]) + more
 
 
 def _count(n: int, noun: str) -> str:
@@ -204,14 +212,14 @@ def read_table(
         raise TabularError(f"{shown(label)} is empty: there are no rows to analyse.")
     if n_rows == 0:
         raise TabularError(
-            f"{shown(label)} has a header ({', '.join(shown(c, 40) for c in header[:5])}) "
+            f"{shown(label)} has a header ({_listing(header, 5)}) "
             "but no data rows: add one text per line below the header."
         )
     preview = _frame(rows, columns, 0)
     if not any(_LETTER.search(str(v)) for c in columns for v in preview[c]):
         raise TabularError(
             f"{shown(label)} has no column with text in it "
-            f"(columns: {', '.join(shown(c, 30) for c in columns[:10])}): the file needs one "
+            f"(columns: {_listing(columns, 10)}): the file needs one "
             "column of statements or articles to analyse."
         )
     return Table(
@@ -423,11 +431,11 @@ def find_column(table: Table, name: str) -> str:
     if len(matches) > 1:
         raise TabularError(
             f"{len(matches)} columns of {shown(table.name)} are named {shown(name, 40)}: "
-            f"use one of {', '.join(shown(m, 40) for m in matches)}, or rename them."
+            f"use one of {_listing(matches)}, or rename them."
         )
-    listing = ", ".join(shown(c, 40) for c in table.columns[:20])
     raise TabularError(
-        f"{shown(table.name)} has no column named {shown(name, 40)} (columns: {listing})."
+        f"{shown(table.name)} has no column named {shown(name, 40)} "
+        f"(columns: {_listing(table.columns)})."
     )
 
 
@@ -436,10 +444,9 @@ def choose_text_column(table: Table, requested: str | None) -> str:
     if requested is not None:
         return find_column(table, requested)
     if table.guessed_column is None:
-        listing = ", ".join(shown(c, 40) for c in table.columns[:20])
         raise TabularError(
             f"could not tell which column of {shown(table.name)} holds the text "
-            f"(columns: {listing}): name it (--text-column on the command line)."
+            f"(columns: {_listing(table.columns)}): name it (--text-column on the command line)."
         )
     return table.guessed_column
 
@@ -564,9 +571,6 @@ def score_chunks(
     fallback = {"label": False, "confidence": True, "p_fake": True}
     fallback |= dict.fromkeys(members, True) | {_NOTE: False}
     yield from (_scored(*item, kinds or fallback, report) for item in pending)
-
-
-_NOTE = "note"
 
 
 def _scored(

@@ -3,7 +3,10 @@
 Run: ``make app`` (trains the quick models first if there are none) or
 ``streamlit run 3-misinformation-detector/app.py``. Models come from ``MISINFO_MODELS_DIR``
 (default: ``3-misinformation-detector/models``). The page is layout only; input checks,
-batching and safe HTML live in ``misinfo.upload`` and ``misinfo.highlight`` (unit-tested).
+CSV reading and writing in ``misinfo.tabular`` (shared with ``python -m misinfo.batch``), what
+the page shows in ``misinfo.page`` and safe HTML in ``misinfo.highlight`` (all unit-tested).
+User-controlled text (file names, headers, cells, messages) reaches Markdown-rendering elements
+only through ``page.plain``; tables go to ``st.dataframe``, which shows plain text.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 if str(PROJECT_DIR) not in sys.path:  # `streamlit run` from the repo root must find misinfo
     sys.path.insert(0, str(PROJECT_DIR))
 
-from misinfo import highlight, upload  # noqa: E402
+from misinfo import highlight, page, tabular  # noqa: E402
 from misinfo.artifacts import ArtifactError, folder_fingerprint  # noqa: E402
 from misinfo.features import FEATURE_DESCRIPTIONS  # noqa: E402
 
@@ -74,8 +77,8 @@ def warm_up(detector: Any) -> None:
     try:
         import altair  # noqa: F401 - st.bar_chart imports it on first use (seconds)
 
-        sample = upload.prepare_text("The council met on Tuesday to discuss the budget.", 1_000)
-        upload.add_token_attributions(detector, upload.analyse_text(detector, sample))
+        sample = page.prepare_text("The council met on Tuesday to discuss the budget.", 1_000)
+        page.add_token_attributions(detector, page.analyse_text(detector, sample))
     except Exception:  # a failed warm-up only costs speed, never the page
         pass
 
@@ -125,22 +128,20 @@ def render_sidebar(detector: Any, directory: Path) -> None:
             "Hash-checked on loading; loaded again when a file in it changes."
         )
         training = getattr(manifest, "training_data", {}) or {}
-        if highlight.mentions_synthetic(training):
+        if page.mentions_synthetic(training):
             st.warning(
                 "These models were trained on the **synthetic** demo corpus (no real data was "
                 "available offline), so their labels say nothing about real news. Train on "
                 "LIAR for meaningful output: `--data liar:PATH`."
             )
         st.subheader("Metrics")
-        table = highlight.key_metrics(
-            highlight.metrics_frame(getattr(manifest, "metrics", {}) or {})
-        )
+        table = page.key_metrics(page.metrics_frame(getattr(manifest, "metrics", {}) or {}))
         if table is not None:
             st.dataframe(table, width="stretch")
         else:
             st.json(getattr(manifest, "metrics", {}) or {}, expanded=False)
         st.subheader("Training data")
-        st.text("\n".join(f"• {line}" for line in highlight.training_data_lines(training)))
+        st.text("\n".join(f"• {line}" for line in page.training_data_lines(training)))
         with st.expander("All training-data details"):
             st.json(training)
         st.text(str(getattr(manifest, "label_meaning", "")))
@@ -157,7 +158,7 @@ def _use_example(examples: dict[str, str]) -> None:
 
 def render_single(detector: Any) -> None:
     """Text box, examples, Analyse button; the last result stays until the next analysis."""
-    examples = dict(upload.load_examples(EXAMPLES_DIR / "examples.json"))
+    examples = dict(page.load_examples(EXAMPLES_DIR / "examples.json"))
     st.selectbox(
         "Start from an example",
         [NO_EXAMPLE, *examples],
@@ -171,10 +172,10 @@ def render_single(detector: Any) -> None:
         height=180,
         placeholder="Paste a statement, a post or an article…",
     )
-    limit = upload.text_limit(detector)
+    limit = tabular.text_limit(detector)
     transformer = (
         f" The transformer reads about the first {detector.max_chars:,}."
-        if upload.has_transformer(detector)
+        if page.has_transformer(detector)
         else ""
     )
     st.caption(
@@ -182,15 +183,15 @@ def render_single(detector: Any) -> None:
         f"{transformer} English only."
     )
     if st.button("Analyse", type="primary", key="analyse"):
-        prepared = upload.prepare_text(st.session_state.get("text", ""), limit)
-        note = upload.transformer_note(detector, len(prepared.text))
+        prepared = page.prepare_text(st.session_state.get("text", ""), limit)
+        note = page.transformer_note(detector, len(prepared.text))
         if note and not prepared.error:
             prepared.warnings.append(note)
         if prepared.error:
             st.session_state["single"] = {"error": prepared.error}
         else:
             try:
-                st.session_state["single"] = {"analysis": upload.analyse_text(detector, prepared)}
+                st.session_state["single"] = {"analysis": page.analyse_text(detector, prepared)}
             except Exception as exc:  # never a traceback; the text stays in the box
                 st.session_state["single"] = {
                     "error": f"The models could not analyse this text ({type(exc).__name__}: "
@@ -200,12 +201,12 @@ def render_single(detector: Any) -> None:
     if not result:
         return
     if "error" in result:
-        st.error(result["error"])
+        st.error(page.plain(result["error"]))
         return
     show_analysis(result["analysis"], detector)
 
 
-def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
+def show_analysis(analysis: page.TextAnalysis, detector: Any) -> None:
     """Label, calibrated confidence, members, reasons and features for one text."""
     for message in analysis.warnings:
         st.warning(message)
@@ -233,7 +234,7 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
             + highlight.highlight_html(analysis.text, analysis.contributions)
         )
         st.bar_chart(
-            highlight.contributions_wide(analysis.contributions),
+            page.contributions_wide(analysis.contributions),
             x="term",
             y=["toward fake", "toward real"],
             color=[FAKE_COLOUR, REAL_COLOUR],
@@ -243,7 +244,7 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
         )
         st.caption("Contributions of the TF-IDF + logistic-regression model (log-odds).")
     st.subheader("Text features vs the training texts")
-    table = highlight.feature_comparison(
+    table = page.feature_comparison(
         analysis.features, getattr(detector.manifest, "feature_distribution", {}) or {}
     )
     if not table.empty:
@@ -258,17 +259,17 @@ def show_analysis(analysis: upload.TextAnalysis, detector: Any) -> None:
         )
         st.dataframe(table.round(3), hide_index=True)
         st.caption("Percentile 50 = a typical training text; near 0 or 100 = unusual.")
-    if upload.has_transformer(detector):
+    if page.has_transformer(detector):
         show_token_attributions(analysis, detector)
 
 
-def show_token_attributions(analysis: upload.TextAnalysis, detector: Any) -> None:
+def show_token_attributions(analysis: page.TextAnalysis, detector: Any) -> None:
     """Last on the page: a backward pass through the transformer, computed once per text
     after everything above is already on screen."""
     st.subheader("Transformer token attributions")
     if not analysis.tokens_done:
         with st.spinner("Computing token attributions (gradient × input)…"):
-            upload.add_token_attributions(detector, analysis)
+            page.add_token_attributions(detector, analysis)
     if analysis.token_attributions:
         st.html(highlight.legend_html() + highlight.token_strip_html(analysis.token_attributions))
         st.caption("Gradient × input on the transformer's word pieces (first max_length tokens).")
@@ -278,8 +279,7 @@ def show_token_attributions(analysis: upload.TextAnalysis, detector: Any) -> Non
 
 def render_batch(detector: Any) -> None:
     """Upload, choose the column, score with a progress bar, filter, chart, download."""
-    limit_mb = upload.max_upload_mb()
-    st.caption(upload.memory_bound_text(limit_mb))
+    limit_mb = page.max_upload_mb()
     example_csv = EXAMPLES_DIR / "example_batch.csv"
     if example_csv.is_file():
         st.download_button(
@@ -291,94 +291,119 @@ def render_batch(detector: Any) -> None:
             key="example_csv",
         )
     uploaded = st.file_uploader(
-        "CSV file with one text per row (UTF-8, cp1252, latin-1 or UTF-16; comma, semicolon or tab separated)",
+        f"CSV file with one text per row, up to {limit_mb} MB (UTF-8, cp1252, latin-1 or UTF-16; "
+        "comma, semicolon, tab or pipe separated)",
         key="csv",
         max_upload_size=limit_mb,
     )
+    st.caption(page.plain(page.upload_limit_text(limit_mb)))
+    st.caption(page.plain(page.memory_bound_text(limit_mb)))
     if uploaded is not None:
         handle_upload(uploaded, detector, limit_mb)
     show_batch_result(st.session_state.get("batch"))
 
 
 def handle_upload(uploaded: Any, detector: Any, limit_mb: int) -> None:
-    """Inspect the file (cached per upload), then score it when asked."""
+    """Check the file (once per upload), then score it when asked."""
     cache = st.session_state.setdefault("inspected", {})
     key = getattr(uploaded, "file_id", uploaded.name)
     if key not in cache:
         cache.clear()  # keep only the current upload in memory
         try:
-            cache[key] = upload.inspect_upload(
-                uploaded.name, uploaded.getvalue(), limit_mb * 1_000_000
+            cache[key] = tabular.read_table(
+                uploaded.getvalue(), limit_mb * 1_000_000, name=uploaded.name
             )
-        except upload.InputProblem as exc:
+        except tabular.TabularError as exc:
             cache[key] = str(exc)
     table = cache[key]
     if isinstance(table, str):
-        st.error(table)
+        st.error(page.plain(table))
         return
-    st.caption(f"“{table.name}”: about {table.n_rows_estimate:,} lines, read as {table.encoding}.")
-    st.dataframe(table.preview, hide_index=True)
+    st.caption(page.plain(table.describe()))
+    st.dataframe(table.preview.head(5), hide_index=True)
     index = table.columns.index(table.guessed_column) if table.guessed_column else 0
     column = st.selectbox("Column with the text", table.columns, index=index, key="text_column")
     if table.guessed_column is None:
         st.info("Could not tell which column holds the text: please choose it.")
     if st.button("Score all rows", type="primary", key="run_batch"):
+        st.session_state.pop("batch", None)  # free the last result before scoring the next
         bar = st.progress(0.0, text="Starting…")
         try:
-            result = upload.run_batch(
+            result = page.run_batch(
                 table,
                 column,
                 detector,
                 progress=lambda fraction, message: bar.progress(fraction, text=message),
-                max_chars=upload.text_limit(detector),
             )
-        except upload.InputProblem as exc:
-            st.error(str(exc))
+        except tabular.TabularError as exc:
+            st.error(page.plain(exc))
             return
         except Exception as exc:  # never a traceback; the file stays uploaded
-            st.error(f"Scoring failed ({type(exc).__name__}: {exc}). The file is still loaded.")
+            st.error(
+                page.plain(
+                    f"Scoring failed ({type(exc).__name__}: {exc}). The file is still loaded."
+                )
+            )
             return
-        st.session_state["batch"] = {
-            "name": table.name,
-            "result": result,
-            "csv": upload.results_csv_bytes(result.frame),
-        }
+        st.session_state["batch"] = {"name": table.name, "result": result}
 
 
 def show_batch_result(batch: dict[str, Any] | None) -> None:
     """Summary, chart, filterable preview and the download of the last scored file."""
     if not batch:
         return
-    result: upload.BatchResult = batch["result"]
-    frame = result.frame
+    result: page.BatchResult = batch["result"]
+    report = result.report
     st.success(
-        f"Scored “{batch['name']}”: {result.n_rows - result.n_errors:,} of {result.n_rows:,} "
-        f"rows (text column “{result.text_column}”)."
-    )
-    if result.n_errors:
-        st.warning(
-            f"{result.n_errors:,} rows have empty text: they are kept in the results, without "
-            "a prediction, with the reason in the `error` column."
+        page.plain(
+            f"Scored {tabular.shown(batch['name'])}: {report.scored:,} of {report.rows:,} rows "
+            f"(text column {tabular.shown(report.text_column)})."
         )
-    st.bar_chart(upload.label_distribution(frame), x="label", y="rows", height=220)
+    )
+    if report.errors:
+        st.warning(
+            page.plain(
+                f"{report.errors:,} rows have empty text: they are kept in the results, without "
+                f"a prediction, with the reason in the {result.column('error')} column."
+            )
+        )
+    if report.clipped:
+        st.info(
+            page.plain(
+                f"{report.clipped:,} long texts were scored on their first {report.max_chars:,} "
+                f"characters; they are kept whole in the results ({result.column('note')} says "
+                "how much of each was scored)."
+            )
+        )
+    st.bar_chart(page.label_distribution(report), x="label", y="rows", height=220)
     col_filter, col_search = st.columns(2)
-    labels = ["all", *sorted(frame["label"].dropna().astype(str).unique()), "errors"]
+    labels = ["all", *sorted(report.label_counts), "errors"]
     choice = col_filter.selectbox("Show", labels, key="filter_label")
     needle = col_search.text_input("Containing", key="filter_text")
-    shown = upload.filter_results(frame, choice, needle)
-    st.dataframe(shown.head(PREVIEW_LIMIT), hide_index=True)
-    st.caption(f"{len(shown):,} matching rows (showing at most {PREVIEW_LIMIT:,}).")
+    if batch.get("filter") != (choice, needle):  # a full pass over the rows: once per filter
+        batch["filter"] = (choice, needle)
+        batch["shown"] = page.filter_results(result, choice, needle, PREVIEW_LIMIT)
+    shown, count = batch["shown"]
+    st.dataframe(shown, hide_index=True)
+    st.caption(f"{count:,} matching rows (showing at most {PREVIEW_LIMIT:,}), as in the download.")
     stem = Path(batch["name"]).stem or "results"
     st.download_button(
         "Download results (CSV)",
-        batch["csv"],
+        lambda: result.data,  # handed over when clicked: no hashing of the file on every rerun
         file_name=f"{stem}_scored.csv",
         mime="text/csv",
         on_click="ignore",
         key="download",
         type="primary",
     )
-    st.caption("Cells starting with = + - @ are prefixed with ' so spreadsheets show them as text.")
+    st.caption(
+        page.plain(
+            "The download has every row and column of the file as read, then the predictions "
+            f"in columns starting with {report.prefix}. Cells (and header names) starting with "
+            "= + - @ get a leading ' so spreadsheets show them as text; plain numbers are left "
+            "alone."
+        )
+    )
 
 
 def main() -> None:

@@ -2,7 +2,11 @@
 and a ``label`` column in the package convention (1 = fake), plus any metadata columns the
 source has (kept only so leak probes can use them; cleaning drops them from model inputs).
 
-Hub loaders (ISOT, WELFake) are for Colab; every loader also reads local files.
+Hub loaders (ISOT, WELFake) are for Colab; every loader also reads local files. Local CSVs go
+through :mod:`misinfo.tabular`, the reader the app and the batch command use, so encodings,
+separators and file-type checks behave the same; every data mistake (missing file or column,
+malformed line, a label outside the mapping, an unknown spec) is a one-line
+:class:`~misinfo.tabular.TabularError`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from misinfo.labels import FAKE, REAL, flip_if, liar_to_binary
+from misinfo.labels import FAKE, REAL, LabelMapping, flip_if, liar_to_binary
+from misinfo.tabular import TabularError, find_column, read_table
 
 Splits = dict[str, pd.DataFrame]
 
@@ -65,7 +70,7 @@ def load_liar(path: str | Path) -> Splits:
     root = Path(path)
     missing = [f for f in LIAR_FILES.values() if not (root / f).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise TabularError(
             f"LIAR folder {root} lacks {missing}. Download liar_dataset.zip from "
             "https://www.cs.ucsb.edu/~william/data/liar_dataset.zip, unzip it and set LIAR_PATH "
             "to the folder holding train.tsv, valid.tsv and test.tsv."
@@ -73,36 +78,60 @@ def load_liar(path: str | Path) -> Splits:
     return {split: read_liar_tsv(root / name) for split, name in LIAR_FILES.items()}
 
 
+def read_labelled_csv(
+    path: str | Path,
+    text_column: str = "text",
+    label_column: str = "label",
+    labels: LabelMapping | None = None,
+    title_column: str | None = None,
+) -> pd.DataFrame:
+    """One labelled CSV as ``text`` and ``label`` (1 = fake), read by the shared reader;
+    ``labels`` says which values mean fake and real (default: ``LabelMapping()``)."""
+    table = read_table(path, max_bytes=None)
+    try:
+        columns = [find_column(table, c) for c in (text_column, label_column)]
+        title = find_column(table, title_column) if title_column else None
+    except TabularError as exc:
+        raise TabularError(
+            f"{exc} Name the columns in the data spec, e.g. csv:text=COLUMN:label=COLUMN:PATH."
+        ) from exc
+    frame = table.frame()
+    text = frame[columns[0]].astype(str)
+    if title is not None:
+        text = frame[title].astype(str).str.strip() + ". " + text
+    mapping = labels or LabelMapping()
+    try:
+        y = mapping.apply(frame[columns[1]], column=label_column)
+    except ValueError as exc:
+        raise TabularError(f"{Path(path).name}: {exc}") from exc
+    return pd.DataFrame({"text": text.to_numpy(), "label": y})
+
+
+def _two_classes(df: pd.DataFrame, where: str) -> None:
+    """Training needs both classes; say so before anything is fitted."""
+    if df["label"].nunique() < 2:
+        raise TabularError(
+            f"{where} has only {'fake' if df['label'].iloc[0] == FAKE else 'real'} labels: "
+            "training needs both classes (check the label mapping)."
+        )
+
+
 def load_csv(
     path: str | Path,
     text_column: str = "text",
     label_column: str = "label",
-    fake_values: tuple[str, ...] = ("1", "fake", "false"),
+    labels: LabelMapping | None = None,
     valid_fraction: float = 0.1,
     test_fraction: float = 0.1,
     seed: int = 0,
     title_column: str | None = None,
 ) -> Splits:
-    """Any local CSV with a text and a label column; ``fake_values`` says which label values
-    mean fake (compared as lower-case strings). Split stratified at random."""
+    """One local CSV with a text and a label column, split stratified at random (for a
+    dataset with official splits use :func:`load_csv_splits`)."""
     from sklearn.model_selection import train_test_split
 
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    for col in (text_column, label_column):
-        if col not in df.columns:
-            raise ValueError(f"{path}: no column {col!r}; columns are {list(df.columns)}")
-    text = df[text_column].astype(str)
-    if title_column:
-        text = df[title_column].astype(str).str.strip() + ". " + text
-    out = pd.DataFrame(
-        {
-            "text": text,
-            "label": [
-                FAKE if str(v).strip().lower() in {f.lower() for f in fake_values} else REAL
-                for v in df[label_column]
-            ],
-        }
-    )
+    out = read_labelled_csv(path, text_column, label_column, labels, title_column)
+    _two_classes(out, Path(path).name)
     train, rest = train_test_split(
         out, test_size=valid_fraction + test_fraction, stratify=out["label"], random_state=seed
     )
@@ -116,6 +145,42 @@ def load_csv(
         k: v.reset_index(drop=True)
         for k, v in {"train": train, "valid": valid, "test": test}.items()
     }
+
+
+# File names tried for each split of a dataset folder, first match wins (CONSTRAINT: train.csv,
+# valid.csv, test.csv).
+SPLIT_FILES: dict[str, tuple[str, ...]] = {
+    "train": ("train.csv", "train.tsv"),
+    "valid": ("valid.csv", "validation.csv", "val.csv", "dev.csv", "valid.tsv", "dev.tsv"),
+    "test": ("test.csv", "test.tsv"),
+}
+
+
+def load_csv_splits(
+    folder: str | Path,
+    text_column: str = "text",
+    label_column: str = "label",
+    labels: LabelMapping | None = None,
+    title_column: str | None = None,
+) -> Splits:
+    """A dataset that comes as official split files (a folder with train/valid/test CSVs,
+    e.g. CONSTRAINT's train.csv, valid.csv, test.csv with columns id,text,label), used as
+    they are: no resplitting, so results are comparable with published ones."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise TabularError(f"{root}: no such folder (expected train, valid and test CSVs in it).")
+    paths = {}
+    for split, names in SPLIT_FILES.items():
+        found = next((root / n for n in names if (root / n).is_file()), None)
+        if found is None:
+            raise TabularError(f"{root} has no {split} file: expected one of {', '.join(names)}.")
+        paths[split] = found
+    splits = {
+        split: read_labelled_csv(path, text_column, label_column, labels, title_column)
+        for split, path in paths.items()
+    }
+    _two_classes(splits["train"], paths["train"].name)
+    return splits
 
 
 def load_isot_hf(name: str = ISOT_HF_NAME, cache_dir: str | None = None) -> Splits:
@@ -283,30 +348,73 @@ def synthetic_splits(n: int = 600, seed: int = 0, noise: float = 0.1) -> Splits:
     }
 
 
-def load_data(spec: str, seed: int = 0, synthetic_size: int = 600) -> tuple[Splits, str]:
-    """Parse a ``--data`` spec: ``synthetic``, ``liar:PATH``, ``isot`` (HF hub) or
-    ``csv:PATH[:TEXT_COL:LABEL_COL]``. Returns the splits and a one-line description."""
+SPEC_OPTIONS = ("text", "label", "fake", "real", "title")
+SPEC_HELP = (
+    "synthetic | liar:PATH | isot | csv[:OPTION=VALUE...]:FILE | csvdir[:OPTION=VALUE...]:FOLDER "
+    "(options: text=COLUMN, label=COLUMN, title=COLUMN, fake=V1,V2, real=V1,V2)"
+)
+
+
+def parse_data_spec(spec: str) -> tuple[str, dict[str, str], str]:
+    """``KIND[:OPTION=VALUE...][:PATH]`` -> (kind, options, path).
+
+    Options come before the path and the path is everything after them, so a path may
+    contain ``:`` (``csvdir:text=tweet:/data/a:b``, ``csv:C:\\data\\x.csv``).
+    """
     kind, _, rest = spec.partition(":")
+    options: dict[str, str] = {}
+    parts = rest.split(":") if rest else []
+    while parts and re.fullmatch(r"\w+=.*", parts[0]) and parts[0].split("=")[0] in SPEC_OPTIONS:
+        key, _, value = parts.pop(0).partition("=")
+        options[key] = value
+    return kind, options, ":".join(parts)
+
+
+def _values(option: str | None) -> list[str] | None:
+    return None if option is None else [v for v in option.split(",") if v.strip()]
+
+
+def load_data(spec: str, seed: int = 0, synthetic_size: int = 600) -> tuple[Splits, str]:
+    """Load the splits a ``--data`` spec names (see ``SPEC_HELP``). Returns the splits and a
+    one-line description; every mistake in the spec or the files is a TabularError."""
+    kind, options, path = parse_data_spec(spec)
+    if options and kind not in ("csv", "csvdir"):
+        raise TabularError(f"{kind!r} takes no options ({sorted(options)}); use {SPEC_HELP}")
     if kind == "synthetic":
         return synthetic_splits(
             n=synthetic_size, seed=seed
         ), f"synthetic corpus (n={synthetic_size}, seed={seed})"
     if kind == "liar":
-        if not rest:
-            raise ValueError(
+        if not path:
+            raise TabularError(
                 "use --data liar:PATH (the folder with train.tsv, valid.tsv, test.tsv)"
             )
         return load_liar(
-            rest
-        ), f"LIAR binary (statement only, official splits) from {Path(rest).name}"
+            path
+        ), f"LIAR binary (statement only, official splits) from {Path(path).name}"
     if kind == "isot":
         return load_isot_hf(), f"ISOT via {ISOT_HF_NAME} (title + text, cleaned)"
-    if kind == "csv":
-        parts = rest.split(":")
-        path = parts[0]
-        text_col = parts[1] if len(parts) > 1 else "text"
-        label_col = parts[2] if len(parts) > 2 else "label"
-        return load_csv(path, text_col, label_col, seed=seed), f"local CSV {Path(path).name}"
-    raise ValueError(
-        f"unknown data spec {spec!r}: use synthetic, liar:PATH, isot or csv:PATH[:TEXT:LABEL]"
-    )
+    if kind in ("csv", "csvdir"):
+        if not path:
+            raise TabularError(f"{kind} needs a path: --data {kind}:PATH")
+        try:
+            labels = LabelMapping.from_values(
+                _values(options.get("fake")), _values(options.get("real"))
+            )
+        except ValueError as exc:
+            raise TabularError(f"--data {spec}: {exc}") from exc
+        text, label = options.get("text", "text"), options.get("label", "label")
+        title = options.get("title")
+        if kind == "csvdir":
+            splits = load_csv_splits(path, text, label, labels, title)
+            where = f"official train/valid/test as given; {labels.describe()}"
+            return splits, f"local CSV splits from {Path(path).name} ({where})"
+        if not Path(path).is_file() and ":" in path:
+            raise TabularError(
+                f"no such file: {path}. Options go before the path: "
+                "csv:text=COLUMN:label=COLUMN:PATH."
+            )
+        splits = load_csv(path, text, label, labels, seed=seed, title_column=title)
+        where = f"random stratified split; {labels.describe()}"
+        return splits, f"local CSV {Path(path).name} ({where})"
+    raise TabularError(f"unknown data spec {spec!r}: use {SPEC_HELP}")

@@ -1,9 +1,10 @@
-"""Safe HTML for the app's "why" panel: highlighted words, token strips, feature percentiles.
+"""Safe HTML for the app's "why" panel: highlighted words, token strips and their legend.
 
 Everything the user typed is passed through ``html.escape`` before it is wrapped in a
 ``<span>``; the only markup in the output is built here from fixed strings and numbers.
 That is what lets the app render the explanation as HTML without letting a pasted
-``<script>`` or ``<img onerror=...>`` run in the reader's browser.
+``<script>`` or ``<img onerror=...>`` run in the reader's browser. Tables for the page live
+in :mod:`misinfo.page`; this module only renders HTML.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-
-import numpy as np
-import pandas as pd
+from collections.abc import Iterable, Sequence
 
 # Words (letters/digits, with inner apostrophes), runs of whitespace, or anything else.
 _TOKEN_RE = re.compile(r"\w+(?:['’]\w+)*|\s+|[^\w\s]+", re.UNICODE)
@@ -102,149 +100,3 @@ def legend_html() -> str:
         f'<span style="background-color:{real};padding:0 6px;border-radius:3px">word</span> '
         "pushed toward <b>real</b> (stronger colour = larger contribution)</div>"
     )
-
-
-def contributions_frame(contributions: Iterable[tuple[str, float]]) -> pd.DataFrame:
-    """Contributions as a sorted table for a bar chart (positive = toward fake)."""
-    rows = [(str(w), float(c)) for w, c in contributions if math.isfinite(float(c))]
-    frame = pd.DataFrame(rows, columns=["term", "contribution"])
-    frame["direction"] = np.where(frame["contribution"] > 0, "toward fake", "toward real")
-    return frame.sort_values("contribution", ascending=False, ignore_index=True)
-
-
-def _quantile_table(spec: object) -> tuple[np.ndarray, np.ndarray] | None:
-    """Normalise one feature's quantile spec to (probabilities in [0, 1], values).
-
-    Accepts ``{"0.05": 1.0, ...}``, ``{"q05": ...}``, ``{"quantiles": [...], "values": [...]}``
-    or a plain list of values at evenly spaced probabilities.
-    """
-    probs: list[float] = []
-    values: list[float] = []
-    if isinstance(spec, Mapping):
-        if "values" in spec and ("quantiles" in spec or "probs" in spec):
-            probs = [float(p) for p in spec.get("quantiles", spec.get("probs", []))]
-            values = [float(v) for v in spec["values"]]
-        else:
-            for key, value in spec.items():
-                match = re.fullmatch(r"[qp]?(\d*\.?\d+)%?", str(key).strip().lower())
-                if match is None:
-                    continue
-                p = float(match.group(1))
-                if p > 1 or (str(key).lower().startswith(("q", "p")) and "." not in str(key)):
-                    p /= 100.0
-                probs.append(p)
-                values.append(float(value))
-    elif isinstance(spec, Sequence) and not isinstance(spec, str) and len(spec) >= 2:
-        values = [float(v) for v in spec]
-        probs = list(np.linspace(0.0, 1.0, len(values)))
-    if len(probs) < 2 or len(probs) != len(values):
-        return None
-    order = np.argsort(probs)
-    return np.asarray(probs, dtype=float)[order], np.asarray(values, dtype=float)[order]
-
-
-def percentile_in_training(value: float, spec: object) -> float | None:
-    """Where ``value`` falls among the training texts, in percent (0-100), by interpolation."""
-    table = _quantile_table(spec)
-    if table is None or not math.isfinite(value):
-        return None
-    probs, values = table
-    if value < values[0]:
-        return 0.0
-    if value > values[-1]:
-        return 100.0
-    # Ties in values (e.g. many zeros): take the middle of the tied probability range.
-    lo = np.searchsorted(values, value, side="left")
-    hi = np.searchsorted(values, value, side="right")
-    if hi > lo:
-        return float((probs[lo] + probs[hi - 1]) / 2 * 100)
-    return float(np.interp(value, values, probs) * 100)
-
-
-def feature_comparison(
-    features: Mapping[str, float], quantiles: Mapping[str, object] | None
-) -> pd.DataFrame:
-    """Table of this text's features with their percentile within the training texts.
-
-    Features without a stored training distribution keep an empty percentile rather than
-    disappearing, so the reader still sees the value.
-    """
-    rows = []
-    for name, raw in features.items():
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            continue
-        spec = (quantiles or {}).get(name)
-        table = _quantile_table(spec) if spec is not None else None
-        median = float(np.interp(0.5, *table)) if table is not None else float("nan")
-        pct = percentile_in_training(value, spec) if spec is not None else None
-        rows.append(
-            {
-                "feature": name,
-                "value": value,
-                "training median": median,
-                "percentile in training": float("nan") if pct is None else pct,
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["feature", "value", "training median", "percentile in training"]
-    )
-
-
-def metrics_frame(metrics: Mapping[str, object]) -> pd.DataFrame | None:
-    """Manifest metrics as a model x metric table when they are nested numbers, else None."""
-    rows = {}
-    for model, values in metrics.items():
-        if isinstance(values, Mapping):
-            numbers = {k: v for k, v in values.items() if isinstance(v, int | float)}
-            if numbers:
-                rows[str(model)] = numbers
-    if not rows:
-        return None
-    return pd.DataFrame.from_dict(rows, orient="index").round(3)
-
-
-def mentions_synthetic(training_data: Mapping[str, object]) -> bool:
-    """Whether the manifest says the models saw the synthetic corpus (so the UI can say so)."""
-    import json
-
-    return "synthetic" in json.dumps(training_data, default=str).lower()
-
-
-KEY_METRICS = {"accuracy": "acc", "macro_f1": "F1", "roc_auc": "AUC", "ece": "ECE"}
-
-
-def key_metrics(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The few columns that fit a sidebar (accuracy, macro-F1, ROC-AUC, ECE), short names."""
-    if frame is None:
-        return None
-    keep = [c for c in KEY_METRICS if c in frame.columns]
-    return frame[keep].rename(columns=KEY_METRICS).round(2) if keep else frame
-
-
-def contributions_wide(contributions: Iterable[tuple[str, float]]) -> pd.DataFrame:
-    """Terms x {toward fake, toward real} so a bar chart can colour the two directions."""
-    frame = contributions_frame(contributions)
-    wide = pd.DataFrame({"term": frame["term"]})
-    wide["toward fake"] = frame["contribution"].clip(lower=0.0)
-    wide["toward real"] = frame["contribution"].clip(upper=0.0)
-    return wide
-
-
-def training_data_lines(training: Mapping[str, object]) -> list[str]:
-    """Plain-language lines about the training data: what, how many rows, balance, hash."""
-    lines = []
-    if training.get("description"):
-        lines.append(str(training["description"]))
-    rows = training.get("rows")
-    if isinstance(rows, Mapping) and rows:
-        lines.append("rows: " + ", ".join(f"{k} {int(v):,}" for k, v in rows.items()))
-    share = training.get("fake_share_train")
-    if isinstance(share, int | float):
-        lines.append(f'share labelled "fake" in training: {share:.0%}')
-    if training.get("metrics_split"):
-        lines.append(f"metrics measured on the {training['metrics_split']} split")
-    if training.get("sha256"):
-        lines.append(f"data sha256 {str(training['sha256'])[:12]}…")
-    return lines

@@ -11,8 +11,10 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
+import pandas as pd
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,7 +37,7 @@ def train_to(
 def quick_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Quick synthetic models, trained once per session (the app, browser and artifacts tests
     share them; tests that change a folder work on a copy)."""
-    folder = tmp_path_factory.getbasetemp() / "mis_app_models"
+    folder = tmp_path_factory.getbasetemp() / "quick_models"
     if not (folder / "manifest.json").is_file():
         train_to(folder)
     return folder
@@ -58,3 +60,33 @@ def rewrite_manifest(folder: Path, change: Callable[[dict[str, Any]], None], reh
 def edit_manifest() -> Callable[..., None]:
     """``rewrite_manifest`` as a fixture (test modules do not import conftest)."""
     return rewrite_manifest
+
+
+class StubDetector:
+    """Stands in for ``Detector``: p_fake = length / 100 (capped at 1), so each prediction can
+    be traced back to its row; refuses empty texts as the real one does."""
+
+    member_names: ClassVar[list[str]] = ["tfidf"]
+    max_chars = 200
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def predict(self, texts: list[str]) -> pd.DataFrame:
+        assert all(t.strip() for t in texts), "empty texts must never reach the detector"
+        self.seen.extend(texts)
+        p = np.minimum(np.array([len(t) for t in texts], dtype=float) / 100, 1.0)
+        return pd.DataFrame(
+            {
+                "label": np.where(p >= 0.5, "fake", "real"),
+                "confidence": np.maximum(p, 1 - p),
+                "p_fake": p,
+                "p_fake_tfidf": p,
+            }
+        )
+
+
+@pytest.fixture
+def stub_detector() -> StubDetector:
+    """A fresh stand-in detector (it records the texts it was given in ``seen``)."""
+    return StubDetector()

@@ -4,12 +4,15 @@ Uploads are driven through AppTest's own ``file_uploader(...).upload`` (Streamli
 registers the bytes with the in-memory upload manager), so the real widget -> handler path
 runs; the download is checked on the bytes the app hands to ``st.download_button`` (kept in
 session state, since AppTest cannot click a browser download). Models are the quick
-synthetic ones, trained once per session into a tmp folder (conftest's ``quick_models``).
+synthetic ones (the ``quick_models`` fixture in conftest.py). Every message that carries
+user text reaches Markdown elements through ``page.plain``; the hostile-input cases and their
+agreement with the command line are in test_mis_tabular_agreement.py.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,21 +21,17 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from misinfo import page
+
 APP = Path(__file__).resolve().parents[2] / "3-misinformation-detector" / "app.py"
 EXAMPLE_CSV = APP.parent / "examples" / "example_batch.csv"
 TIMEOUT = 90  # first run loads the models; later runs take well under a second
 
 
-@pytest.fixture(scope="session")
-def mis_app_models(quick_models: Path) -> Path:
-    """Quick synthetic models, shared by this module and the browser test (same folder)."""
-    return quick_models
-
-
 @pytest.fixture
-def app(mis_app_models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+def app(quick_models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     """The app pointed at the tmp models, already run once."""
-    monkeypatch.setenv("MISINFO_MODELS_DIR", str(mis_app_models))
+    monkeypatch.setenv("MISINFO_MODELS_DIR", str(quick_models))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     run(at)
     yield at
@@ -46,8 +45,9 @@ def run(at: AppTest) -> AppTest:
 
 
 def texts(elements: object) -> list[str]:
-    """The visible strings of a list of alert/markdown elements."""
-    return [str(e.value) for e in elements]  # type: ignore[attr-defined]
+    """The visible strings of a list of alert/markdown elements (Markdown escapes removed)."""
+    values = [str(e.value).replace(page.WORD_JOINER, "") for e in elements]  # type: ignore[attr-defined]
+    return [re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", v) for v in values]
 
 
 def analyse(at: AppTest, text: str) -> AppTest:
@@ -76,22 +76,22 @@ def test_without_models_the_app_says_how_to_get_them(
 
 
 def test_sidebar_shows_models_metrics_training_data_and_limits(
-    app: AppTest, mis_app_models: Path
+    app: AppTest, quick_models: Path
 ) -> None:
     sidebar = "\n".join(texts(app.sidebar.markdown))
     assert "does **not** mean" in sidebar
     assert any("synthetic" in t for t in texts(app.sidebar.warning))
     assert len(app.sidebar.json) + len(app.sidebar.dataframe) >= 2
     shown = "\n".join(texts(app.sidebar.text))
-    assert "tfidf: TF-IDF" in shown and f"Folder “{mis_app_models.name}”" in shown
+    assert "tfidf: TF-IDF" in shown and f"Folder “{quick_models.name}”" in shown
     page = "\n".join(texts(app.sidebar.markdown) + texts(app.sidebar.text) + texts(app.caption))
-    assert str(mis_app_models.parent) not in page  # the folder's name, not the server path
+    assert str(quick_models.parent) not in page  # the folder's name, not the server path
 
 
 @pytest.fixture
-def own_models(mis_app_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def own_models(quick_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the models that a test may change, with the app pointed at it."""
-    folder = Path(shutil.copytree(mis_app_models, tmp_path / "own_models"))
+    folder = Path(shutil.copytree(quick_models, tmp_path / "own_models"))
     monkeypatch.setenv("MISINFO_MODELS_DIR", str(folder))
     return folder
 
@@ -212,21 +212,24 @@ def test_csv_upload_scores_rows_and_offers_a_safe_download(app: AppTest) -> None
     assert any("2 rows have empty text" in t for t in texts(app.warning))
     assert app.download_button(key="download")
 
-    data = app.session_state["batch"]["csv"]
+    data = app.session_state["batch"]["result"].data
     scored = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     source = pd.read_csv(EXAMPLE_CSV, dtype=str, keep_default_na=False)
     assert len(scored) == len(source)
-    assert {"label", "confidence", "p_fake", "error"} <= set(scored.columns)
+    assert list(scored.columns[:3]) == list(source.columns)
+    outputs = {"misinfo_label", "misinfo_confidence", "misinfo_p_fake", "misinfo_error"}
+    assert outputs <= set(scored.columns)
     empty = source["statement"].str.strip().eq("")
-    assert scored.loc[empty, "error"].str.startswith("empty text").all()
-    assert scored.loc[~empty, "label"].isin(["real", "fake"]).all()
+    assert scored.loc[empty, "misinfo_error"].str.startswith("empty text").all()
+    assert scored.loc[~empty, "misinfo_label"].isin(["real", "fake"]).all()
     formula = scored["statement"].str.contains("HYPERLINK")
     assert scored.loc[formula, "statement"].str.startswith("'=").all()
+    assert scored.loc[~formula, "statement"].tolist() == source.loc[~formula, "statement"].tolist()
 
     app.selectbox(key="filter_label").set_value("errors")
     run(app)
-    preview = next(d.value for d in app.main.dataframe if "error" in d.value.columns)
-    assert len(preview) == 2 and preview["error"].ne("").all()
+    preview = next(d.value for d in app.main.dataframe if "misinfo_error" in d.value.columns)
+    assert len(preview) == 2 and preview["misinfo_error"].ne("").all()
 
 
 def test_file_with_no_obvious_text_column_asks_the_user(app: AppTest) -> None:
@@ -240,6 +243,7 @@ def test_file_with_no_obvious_text_column_asks_the_user(app: AppTest) -> None:
     [
         ("empty.csv", b"", "is empty"),
         ("header_only.csv", b"statement,id\n", "no data rows"),
+        ("comma.csv", b"text\nhello, world\n", "line 2 has 2 fields"),
         ("numbers.csv", b"id,score\n1,2.5\n2,3.5\n", "no column with text"),
         ("report.xlsx", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 200, "not a CSV"),
         ("photo.csv", b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "PNG image"),
@@ -260,17 +264,17 @@ def test_non_utf8_csv_is_read_with_its_accents(app: AppTest) -> None:
     assert any("cp1252" in t for t in texts(app.caption))
     app.button(key="run_batch").click()
     run(app)
-    scored = app.session_state["batch"]["result"].frame
-    assert scored["statement"].tolist() == frame["statement"].tolist()
+    result = app.session_state["batch"]["result"]
+    assert [row[0] for row in result.rows()] == frame["statement"].tolist()
 
 
 def test_file_over_the_size_limit_is_refused(
-    mis_app_models: Path, monkeypatch: pytest.MonkeyPatch
+    quick_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MISINFO_MODELS_DIR", str(mis_app_models))
+    monkeypatch.setenv("MISINFO_MODELS_DIR", str(quick_models))
     monkeypatch.setenv("MISINFO_MAX_UPLOAD_MB", "1")
     at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
-    assert any("Files up to 1 MB" in t for t in texts(at.caption))
+    assert any("Files up to 1 MB. A bigger file is refused" in t for t in texts(at.caption))
     big = b"statement\n" + b"the council met on tuesday to discuss it\n" * 30_000
     upload_file(at, "big.csv", big)
-    assert any("the limit here is 1.0 MB" in t for t in texts(at.error))
+    assert any("over the 1.0 MB limit" in t for t in texts(at.error))

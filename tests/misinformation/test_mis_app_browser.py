@@ -13,12 +13,14 @@ tests/misinformation/test_mis_app_browser.py`` (PNG, < 300 KB; the models variab
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -260,3 +262,94 @@ def test_browser_analyses_a_text_and_scores_a_csv(
     driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", success)  # type: ignore[attr-defined]
     time.sleep(0.5)
     _save(driver, "app_batch_csv.png", tmp_path)
+
+
+@pytest.fixture
+def tripwire() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server on 127.0.0.1 that records every request: the URLs in hostile headers
+    point at it, so any fetch or followed link shows up in the list."""
+    hits: list[str] = []
+
+    class Record(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Record)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _visible_alerts(driver: object) -> list[object]:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, "[data-testid='stAlert']")  # type: ignore[attr-defined,no-any-return]
+
+
+def test_markdown_in_headers_and_file_names_stays_text_and_fetches_nothing(
+    browser: object, server: str, tmp_path: Path, tripwire: tuple[str, list[str]]
+) -> None:
+    """A Markdown image or link in a CSV header or a file name is shown as text: no request
+    reaches the tripwire server, no link or image is on the page; a file over the limit is
+    refused with a visible sentence, not only on hover."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from misinfo import page, tabular
+
+    base, hits = tripwire
+    driver = browser
+    wait = WebDriverWait(driver, WAIT)
+    driver.get(server)  # type: ignore[attr-defined]
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "textarea")))
+    driver.find_element(By.XPATH, "//*[@role='tab'][contains(., 'CSV')]").click()  # type: ignore[attr-defined]
+    file_input = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[type='file']")))
+
+    # 1. header only: the error repeats the header and the file name, as plain text
+    header = f"![x]({base}/pixel.png),[Download the fixed file]({base}/phish),<img src={base}/i>"
+    bad = tmp_path / "report ![y](z) *x* :smile:.csv"
+    bad.write_text(header + "\n")
+    with pytest.raises(tabular.TabularError) as expected:
+        tabular.read_table(bad.read_bytes(), 10**6, name=bad.name)
+    file_input.send_keys(str(bad))
+    alert = wait.until(
+        lambda d: next((a for a in _visible_alerts(d) if "no data rows" in a.text), None)
+    )
+    time.sleep(1.0)  # time for a fetch of the image to arrive, were it rendered
+    assert hits == []
+    assert alert.text.replace(page.WORD_JOINER, "") == str(expected.value)
+    assert not alert.find_elements(By.CSS_SELECTOR, "a, img")
+
+    # 2. a scored file with the same header and Markdown in a cell: caption, preview, result
+    good = tmp_path / "scored ![y](z).csv"
+    good.write_text(header + f"\nsome words here,[click]({base}/cell),![c]({base}/c.png)\n")
+    file_input.send_keys(str(good))
+    wait.until(lambda d: _button(d, "Score all rows").is_displayed())
+    _button(driver, "Score all rows").click()
+    wait.until(lambda d: any("Scored" in a.text for a in _visible_alerts(d)))
+    _no_tracebacks(driver)
+
+    # 3. over the limit: the upload box refuses it; the sentence under it says so in words
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as handle:
+        handle.truncate((page.max_upload_mb() + 1) * 1_000_000)  # sparse: no disk used
+    file_input.send_keys(str(big))
+    caption = driver.find_element(  # type: ignore[attr-defined]
+        By.XPATH, "//*[@data-testid='stCaptionContainer'][contains(., 'A bigger file is refused')]"
+    )
+    assert caption.is_displayed()
+
+    time.sleep(1.0)  # time for any stray fetch to arrive
+    assert hits == []
+    links = driver.find_elements(By.CSS_SELECTOR, f"a[href^='{base}'], img[src^='{base}']")  # type: ignore[attr-defined]
+    assert links == []

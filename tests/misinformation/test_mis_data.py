@@ -14,12 +14,16 @@ from misinfo.data import (
     LIAR_COLUMNS,
     infer_fake_value_from_datelines,
     load_csv,
+    load_csv_splits,
     load_data,
     load_liar,
+    parse_data_spec,
     read_liar_tsv,
     synthetic_corpus,
     synthetic_splits,
 )
+from misinfo.labels import LabelMapping
+from misinfo.tabular import TabularError
 
 LIAR_ROWS = [
     [
@@ -155,7 +159,7 @@ def test_liar_binary_mapping(tmp_path: Path) -> None:
 
 
 def test_liar_missing_folder_says_how_to_fix(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="LIAR_PATH"):
+    with pytest.raises(TabularError, match="LIAR_PATH"):
         load_liar(tmp_path)
 
 
@@ -186,8 +190,114 @@ def test_local_csv_loader(tmp_path: Path) -> None:
     assert sum(len(v) for v in splits.values()) == 40
     whole = pd.concat(splits.values())
     assert whole["label"].sum() == 20
-    with pytest.raises(ValueError, match="columns are"):
+    with pytest.raises(TabularError, match=r"no column named “nope” .*text=COLUMN"):
         load_csv(tmp_path / "d.csv", text_column="nope")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            ["fake", "REAL", " False ", "true", "1", "0", "1.0", "0.0", 1, 0.0],
+            [1, 0, 1, 0, 1, 0, 1, 0, 1, 0],
+        ),
+    ],
+)
+def test_default_label_mapping(raw: list[object], expected: list[int]) -> None:
+    assert LabelMapping().apply(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        (["fake", "real", "unverified"], "'unverified' (1 row)"),
+        (["fake", "", "real", " "], "blank (2 rows)"),
+        (["1", "2", "0"], "'2' (1 row)"),
+        (["pants-fire", "true"], "'pants-fire' (1 row)"),
+    ],
+    ids=["third-class", "blank", "number", "liar-label"],
+)
+def test_labels_outside_the_mapping_are_errors_naming_them(raw: list[str], named: str) -> None:
+    with pytest.raises(ValueError, match="neither fake nor real") as info:
+        LabelMapping().apply(raw, column="verdict")
+    message = str(info.value)
+    assert named in message and "'verdict'" in message and "fake=VALUES" in message
+
+
+def test_explicit_label_mapping() -> None:
+    zero_is_fake = LabelMapping.from_values(fake=["0"])
+    assert zero_is_fake.apply(["0", "real", "0.0"]) == [1, 0, 1]
+    with pytest.raises(ValueError, match="'1'"):
+        zero_is_fake.apply(["1"])  # 1 is no longer real by default: it must be named
+    assert LabelMapping.from_values(fake=["0"], real=["1"]).apply(["1", "0"]) == [0, 1]
+    liar = LabelMapping.from_values(fake=["pants-fire", "false"], real=["true", "half-true"])
+    assert liar.apply(["Pants-Fire", "half-true"]) == [1, 0]
+    with pytest.raises(ValueError, match="both fake and real"):
+        LabelMapping.from_values(fake=["1"], real=["1.0"])
+
+
+def write_constraint(folder: Path, label_name: str = "label") -> Path:
+    """CONSTRAINT's on-disk layout: train/valid/test CSVs with id,text,label (fake/real)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", 20), ("valid", 6), ("test", 8)):
+        rows = [
+            {
+                "id": i,
+                "tweet": f"{split} post {i}, about covid",
+                label_name: "fake" if i % 2 else "real",
+            }
+            for i in range(n)
+        ]
+        pd.DataFrame(rows).rename(columns={"tweet": "text"}).to_csv(
+            folder / f"{split}.csv", index=False
+        )
+    return folder
+
+
+def test_split_files_are_used_as_they_are(tmp_path: Path) -> None:
+    folder = write_constraint(tmp_path / "constraint")
+    splits = load_csv_splits(folder)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 20, "valid": 6, "test": 8}
+    assert splits["test"]["text"].iloc[3] == "test post 3, about covid"
+    assert splits["test"]["label"].tolist() == [i % 2 for i in range(8)]
+    (folder / "valid.csv").rename(folder / "dev.csv")  # another common name for it
+    assert len(load_csv_splits(folder)["valid"]) == 6
+    (folder / "test.csv").unlink()
+    with pytest.raises(TabularError, match=r"no test file: expected one of test\.csv"):
+        load_csv_splits(folder)
+
+
+def test_data_spec_handles_options_and_paths_with_colons(tmp_path: Path) -> None:
+    folder = write_constraint(tmp_path / "data:2021" / "constraint", label_name="verdict")
+    splits, description = load_data(f"csvdir:label=verdict:{folder}")
+    assert len(splits["train"]) == 20 and "official" in description
+    assert parse_data_spec("csv:text=body:fake=0,no:C:\\data\\x.csv") == (
+        "csv",
+        {"text": "body", "fake": "0,no"},
+        "C:\\data\\x.csv",
+    )
+    with pytest.raises(TabularError, match=r"no column named “label”.*label=COLUMN"):
+        load_data(f"csvdir:{folder}")
+    with pytest.raises(TabularError, match="Options go before the path"):
+        load_data(f"csv:{folder}/train.csv:text:verdict")  # the old csv:PATH:TEXT:LABEL form
+    with pytest.raises(TabularError, match="takes no options"):
+        load_data("synthetic:text=x")
+
+
+def test_training_files_are_read_like_uploads(tmp_path: Path) -> None:
+    """cp1252, semicolons and Excel's BOM read as the app and batch command read them;
+    a malformed line is a one-line error naming it, never a silently shorter training set."""
+    rows = "".join(f"Le café numéro {i};{'fake' if i % 2 else 'real'}\r\n" for i in range(20))
+    (tmp_path / "excel.csv").write_bytes(("text;label\r\n" + rows).encode("cp1252"))
+    splits = load_csv(tmp_path / "excel.csv")
+    assert sum(len(v) for v in splits.values()) == 20
+    assert pd.concat(splits.values())["text"].str.startswith("Le café").all()
+    (tmp_path / "bad.csv").write_text("text,label\nok text,fake\nsplit, text,real\n")
+    with pytest.raises(TabularError, match="line 3 has 3 fields"):
+        load_csv(tmp_path / "bad.csv")
+    (tmp_path / "one.csv").write_text("text,label\n" + "a text,fake\n" * 10)
+    with pytest.raises(TabularError, match="only fake labels"):
+        load_csv(tmp_path / "one.csv")
 
 
 def test_synthetic_corpus_is_deterministic_and_balanced() -> None:

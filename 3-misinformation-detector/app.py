@@ -12,19 +12,16 @@ only through ``page.plain``; tables go to ``st.dataframe``, which shows plain te
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-PROJECT_DIR = Path(__file__).resolve().parent
-if str(PROJECT_DIR) not in sys.path:  # `streamlit run` from the repo root must find misinfo
-    sys.path.insert(0, str(PROJECT_DIR))
+from misinfo import highlight, page, tabular
+from misinfo.artifacts import ArtifactError, folder_fingerprint
+from misinfo.features import FEATURE_DESCRIPTIONS
 
-from misinfo import highlight, page, tabular  # noqa: E402
-from misinfo.artifacts import ArtifactError, folder_fingerprint  # noqa: E402
-from misinfo.features import FEATURE_DESCRIPTIONS  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent
 
 MODELS_ENV = "MISINFO_MODELS_DIR"
 EXAMPLES_DIR = PROJECT_DIR / "examples"

@@ -29,11 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+from misinfo import highlight, page, tabular
+from mlshared.run import output_dir, write_metrics_json
 
-from misinfo import highlight, page, tabular  # noqa: E402
-from mlshared.run import output_dir, write_metrics_json  # noqa: E402
+PROJECT = Path(__file__).resolve().parents[1]
 
 TEXTS = [
     "SHOCKING: doctors don't want you to know this miracle cure! Share before they delete it!!!",

@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+from misinfo.detector import load_detector
+from misinfo.models import MemberKind
+from misinfo.transformer import TransformerClassifier, quantize_dynamic_int8
 
-from misinfo.detector import load_detector  # noqa: E402
-from misinfo.models import MemberKind  # noqa: E402
-from misinfo.transformer import TransformerClassifier, quantize_dynamic_int8  # noqa: E402
+PROJECT = Path(__file__).resolve().parents[1]
 
 MAX_LENGTH = 256
 

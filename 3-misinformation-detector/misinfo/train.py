@@ -24,12 +24,20 @@ from scipy.special import expit
 
 from misinfo.artifacts import save_artifacts
 from misinfo.cleaning import CleaningReport, clean_splits
-from misinfo.data import WELFAKE_HF_NAME, Splits, load_data, load_isot_hf, load_welfake_hf
+from misinfo.data import (
+    SPEC_HELP,
+    WELFAKE_HF_NAME,
+    Splits,
+    load_data,
+    load_isot_hf,
+    load_welfake_hf,
+)
 from misinfo.ensemble import Ensemble, ensemble_key, fit_ensemble
 from misinfo.evaluation import CrossDataset, Evaluation, binary_metrics, evaluate, metrics_table
 from misinfo.features import text_features
 from misinfo.models import FeatureModel, MemberKind, SavedMember, TfidfLogReg
 from misinfo.recipes import RECIPES, TINY_MODELS, Recipe, recipe_for
+from misinfo.tabular import TabularError
 from misinfo.transformer import ModelUnavailableError
 from mlshared.calibration import apply_temperature, fit_temperature
 
@@ -360,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         default=None,
-        help="synthetic | liar:PATH | isot | csv:PATH[:TEXT:LABEL] (default: the recipe's)",
+        help=f"{SPEC_HELP} (default: the recipe's)",
     )
     parser.add_argument("--out", default="models", help="artifacts folder to (over)write")
     parser.add_argument(
@@ -390,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             log=None if args.quiet else print,
             **overrides,
         )
-    except ModelUnavailableError as exc:
+    except (ModelUnavailableError, TabularError, FileNotFoundError) as exc:
+        # a data or model mistake is the user's to fix: one line and exit code 2, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = {

@@ -172,3 +172,26 @@ def test_the_command_line_trains_quick_models_and_reports_a_missing_model(
 def test_the_cpu_recipe_asks_for_liar_when_it_has_no_path() -> None:
     with pytest.raises(ValueError, match="set LIAR_PATH"):
         load_recipe_data(recipe_for("cpu"))
+
+
+@pytest.mark.parametrize(
+    ("content", "spec", "says"),
+    [
+        (None, "csv:{dir}/missing.csv", "no such file"),
+        (b"a;b\n1;2\n", "csv:{file}", "no column with text"),
+        (b"text,label\nhello there,fake\nhi again,maybe\n", "csv:{file}", "maybe"),
+        (None, "liar:{dir}/nope", "lacks"),
+        (None, "bogus:x", "unknown data spec"),
+    ],
+)
+def test_a_data_mistake_is_one_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, spec: str, says: str
+) -> None:
+    file = tmp_path / "in.csv"
+    if content is not None:
+        file.write_bytes(content)
+    code = main(["--data", spec.format(dir=tmp_path, file=file), "--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "m").exists()  # nothing fitted, nothing written

@@ -231,6 +231,7 @@ def plot_cross_dataset_matrix(
             ax=ax,
         )
         ax.set(title=title, xlabel="tested on", ylabel="trained on")
+        ax.grid(False)
     fig.suptitle("Cross-dataset matrix (diagonal: in-domain test split)")
     fig.tight_layout()
     return fig

@@ -105,6 +105,11 @@ class TrainOutcome:
         the ensemble of ``members`` (None: all; e.g. only the two transformers)."""
         return evaluate(self.y("test"), self.p_test(True, members), self.p_test(False, members))
 
+    @property
+    def transformer_members(self) -> list[str]:
+        """The fine-tuned transformers (the recipe's and their students), in training order."""
+        return [n for n, m in self.members.items() if m.kind is MemberKind.TRANSFORMER]
+
     def transformer_histories(self) -> dict[str, list[dict[str, float]]]:
         """Fine-tuning logs of the transformer members that recorded any."""
         return {

@@ -165,7 +165,8 @@ def test_the_cpu_recipe_fine_tunes_a_transformer_and_its_half_depth_student(
     depth = {n: outcome.members[n].model.config.num_hidden_layers for n in ("minilm", "minilm_l3")}  # type: ignore[attr-defined]
     assert depth == {"minilm": 2, "minilm_l3": 1}
     assert outcome.model_names["minilm_l3"].endswith("student of layers [0] of 2")
-    pair = outcome.evaluate(["minilm", "minilm_l3"])
+    assert outcome.transformer_members == ["minilm", "minilm_l3"]
+    pair = outcome.evaluate(outcome.transformer_members)
     assert list(pair.table.index) == ["minilm", "minilm_l3", "ensemble"]
     assert pair.vs_best_member()["member"] in {"minilm", "minilm_l3"}
     assert 0.0 <= pair.vs_best_member()["p_value"] <= 1.0

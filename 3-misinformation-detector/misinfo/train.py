@@ -194,7 +194,7 @@ def check_recipe_models(recipe: Recipe) -> None:
                 f"recipe's transformers {list(recipe.transformers)}"
             )
     if recipe.domain_encoder and recipe.domain_encoder not in TINY_MODELS:
-        check_model_available(recipe.domain_encoder, "out-of-domain check")
+        check_model_available(recipe.domain_encoder, "", for_domain=True)
 
 
 def materialise_model(

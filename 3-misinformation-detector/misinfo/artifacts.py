@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 MANIFEST_NAME = "manifest.json"
 MANIFEST_HASH_NAME = "manifest.sha256"
 MANIFEST_VERSION = 2  # 2: manifest.sha256 beside it, member paths confined to the folder
+DOMAIN_DIR = "domain"  # the out-of-domain check's files (misinfo.domain)
 HOW_TO_GET_MODELS = (
     "run `make app` (trains the quick models first) or "
     "`python -m misinfo.train --recipe quick --data synthetic --out {dir}` "
@@ -101,6 +102,9 @@ class Manifest:
     feature_distribution: dict[str, dict[str, float]] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
     recipe: dict[str, Any] = field(default_factory=dict)
+    # the out-of-domain check (misinfo.domain): path, space, k, threshold, measured flag rates;
+    # empty in folders trained before it existed (they load, without the check)
+    domain: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
     manifest_version: int = MANIFEST_VERSION
@@ -205,6 +209,10 @@ def save_artifacts(outcome: TrainOutcome, out_dir: str | Path) -> Path:
     for name, member in outcome.members.items():
         paths[name] = member.artifact_name(name)
         member.save(out / paths[name])
+    domain = {}
+    if outcome.domain is not None:
+        outcome.domain.save(out / DOMAIN_DIR)
+        domain = outcome.domain.to_manifest(DOMAIN_DIR)
     train = outcome.splits["train"]
     manifest = Manifest(
         members=list(outcome.members),
@@ -228,6 +236,7 @@ def save_artifacts(outcome: TrainOutcome, out_dir: str | Path) -> Path:
         feature_distribution=feature_quantiles(outcome.features["train"]),
         feature_names=list(outcome.features["train"].columns),
         recipe=outcome.recipe.as_dict(),
+        domain=domain,
         versions=library_versions(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -312,6 +321,8 @@ def load_manifest(directory: str | Path) -> Manifest:
         if name not in manifest.member_paths or name not in manifest.member_kinds:
             raise ArtifactError(f"{where} does not say how to load member {name!r}; retrain")
         inside(root, manifest.member_paths[name], f"the manifest's path of member {name!r}")
+    if manifest.domain:
+        inside(root, str(manifest.domain.get("path", "")), "the manifest's out-of-domain path")
     return manifest
 
 
@@ -342,33 +353,38 @@ def _listed_under(manifest: Manifest, rel: str) -> list[str]:
 
 
 def verify_members(directory: str | Path, manifest: Manifest, members: Sequence[str]) -> None:
-    """Check every file of the named members before a loader sees it: the member's path stays
-    inside the folder, is listed in the manifest, holds no unlisted file, and every listed file
-    exists and matches its sha256."""
+    """Check every file of the named members before a loader sees it (``verify_path``)."""
     root = Path(directory)
     for name in members:
-        rel = manifest.member_paths[name]
-        path = inside(root, rel, f"the manifest's path of member {name!r}")
-        listed = _listed_under(manifest, rel)
-        if not listed:
+        verify_path(root, manifest, manifest.member_paths[name], f"member {name!r}")
+
+
+def verify_path(root: Path, manifest: Manifest, rel: str, what: str) -> Path:
+    """Check a file or folder the manifest points at (a member, the out-of-domain check)
+    before anything reads it: it stays inside the folder, is listed in the manifest, holds no
+    unlisted file, and every listed file exists and matches its sha256. Returns its path."""
+    path = inside(root, rel, f"the manifest's path of {what}")
+    listed = _listed_under(manifest, rel)
+    if not listed:
+        raise ArtifactError(
+            f"{what} ({rel}) is not listed in the manifest's file hashes, so it "
+            "cannot be checked. Refusing to load it; retrain: "
+            + HOW_TO_GET_MODELS.format(dir=root.name)
+        )
+    if path.is_dir():
+        present = sorted(p.relative_to(root).as_posix() for p in path.rglob("*") if p.is_file())
+        unlisted = [p for p in present if p not in manifest.files]
+        if unlisted:
             raise ArtifactError(
-                f"member {name!r} ({rel}) is not listed in the manifest's file hashes, so it "
-                "cannot be checked. Refusing to load it; retrain: "
+                f"{what} holds files the manifest does not list: {unlisted[:5]}. "
+                "Something was added after training; remove them or retrain: "
                 + HOW_TO_GET_MODELS.format(dir=root.name)
             )
-        if path.is_dir():
-            present = sorted(p.relative_to(root).as_posix() for p in path.rglob("*") if p.is_file())
-            unlisted = [p for p in present if p not in manifest.files]
-            if unlisted:
-                raise ArtifactError(
-                    f"member {name!r} holds files the manifest does not list: {unlisted[:5]}. "
-                    "Something was added after training; remove them or retrain: "
-                    + HOW_TO_GET_MODELS.format(dir=root.name)
-                )
-        for file in listed:
-            _check_hash(
-                root, inside(root, file, "the manifest's listed file"), file, manifest.files[file]
-            )
+    for file in listed:
+        _check_hash(
+            root, inside(root, file, "the manifest's listed file"), file, manifest.files[file]
+        )
+    return path
 
 
 def _check_hash(root: Path, path: Path, rel: str, expected: str) -> None:

@@ -3,7 +3,8 @@ probabilities, per-member probabilities and explanations. This is the app's entr
 
 Contract (binding for app.py): ``load_detector(dir, members=None)``; ``Detector.member_names``,
 ``.manifest``, ``.max_chars``, ``.predict(texts) -> DataFrame[label, confidence, p_fake,
-p_fake_<member>...]``, ``.explain(text, top_k)``, ``.token_attributions(text)``.
+p_fake_<member>...]``, ``.explain(text, top_k)``, ``.token_attributions(text)``,
+``.has_domain_check`` and ``.domain_check(texts) -> DataFrame[ood_score, out_of_domain]``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from misinfo.artifacts import ArtifactError, Manifest, load_manifest, verify_members
+from misinfo.artifacts import ArtifactError, Manifest, load_manifest, verify_members, verify_path
+from misinfo.domain import DomainCheck
 from misinfo.ensemble import Ensemble, ensemble_key
 from misinfo.labels import FAKE, LABEL_NAMES
 from misinfo.models import MemberKind, SavedMember
@@ -50,11 +52,13 @@ class Detector:
         manifest: Manifest,
         members: dict[str, SavedMember],
         ensemble: Ensemble | None,
+        domain: DomainCheck | None = None,
     ) -> None:
         self.directory = directory
         self.manifest = manifest
         self.members = members
         self.ensemble = ensemble
+        self.domain = domain
         self.member_names: list[str] = list(members)
         self.threshold: float = float(manifest.threshold)
         self.max_length: int = int(manifest.max_length)
@@ -127,6 +131,25 @@ class Detector:
         attributions unless quantised)."""
         return any(m.kind is MemberKind.TRANSFORMER for m in self.members.values())
 
+    @property
+    def has_domain_check(self) -> bool:
+        """Whether the folder holds an out-of-domain check (folders trained before it existed
+        do not)."""
+        return self.domain is not None
+
+    def domain_check(self, texts: Sequence[str]) -> pd.DataFrame:
+        """Per text: ``ood_score`` (1 - mean cosine similarity to the nearest training texts)
+        and ``out_of_domain`` (score above the threshold calibrated so about 5% of in-domain
+        validation texts are flagged). Labels of flagged texts deserve less trust: the
+        calibration was measured in-domain only."""
+        texts = check_texts(texts)
+        if self.domain is None:
+            raise ArtifactError(
+                f"the models in {self.directory.name} have no out-of-domain check (trained "
+                "before it existed); retrain them to get one"
+            )
+        return self.domain.check(texts)
+
     def features(self, texts: Sequence[str]) -> pd.DataFrame:
         """The style features of the texts (for comparing with manifest.feature_distribution)."""
         from misinfo.features import text_features
@@ -182,7 +205,18 @@ def load_detector(
                 f"{sorted(manifest.ensemble)}"
             )
         ensemble = Ensemble.from_dict(manifest.ensemble[key])
-    detector = Detector(directory, manifest, loaded, ensemble)
+    domain = None
+    if manifest.domain:
+        folder = verify_path(
+            directory, manifest, manifest.domain["path"], "the out-of-domain check"
+        )
+        try:
+            domain = DomainCheck.load(folder, manifest.domain, manifest.max_length)
+        except (KeyError, ValueError, OSError) as exc:
+            raise ArtifactError(
+                f"the out-of-domain check in {directory.name} cannot be read ({exc}); retrain"
+            ) from exc
+    detector = Detector(directory, manifest, loaded, ensemble, domain)
     if max_length is not None:
         detector.max_length = int(max_length)
         for member in loaded.values():
@@ -195,5 +229,7 @@ def load_detector(
         detector.predict([sample])
         detector.explain(sample)
         detector.token_attributions(sample)
+        if detector.has_domain_check:
+            detector.domain_check([sample])
         text_features([sample])
     return detector

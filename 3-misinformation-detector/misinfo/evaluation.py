@@ -40,7 +40,8 @@ DATELINE_PATTERN = r"\(Reuters\)"
 def binary_metrics(
     y: np.ndarray, p_fake: np.ndarray, threshold: float = 0.5, n_bins: int = 15
 ) -> dict[str, float]:
-    """Accuracy, macro-F1, ROC-AUC, NLL, Brier and ECE (15 bins) of p_fake against y."""
+    """Accuracy, macro-F1, weighted F1 (the CONSTRAINT shared task's measure), ROC-AUC, NLL,
+    Brier and ECE (15 bins) of p_fake against y."""
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     from mlshared.classification_metrics import (
@@ -56,6 +57,7 @@ def binary_metrics(
         "n": float(len(y)),
         "accuracy": float(accuracy_score(y, pred)),
         "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y, pred, average="weighted", zero_division=0)),
         "roc_auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan"),
         "nll": float(negative_log_likelihood(y, p)),
         "brier": float(brier_score(y, p)),
@@ -115,12 +117,17 @@ def mcnemar_vs_members(
     return df
 
 
+def best_member(table: pd.DataFrame, ensemble: str = "ensemble", metric: str = "macro_f1") -> str:
+    """The member with the highest ``metric`` (the one the ensemble has to beat)."""
+    return str(table.drop(index=ensemble)[metric].idxmax())
+
+
 def ensemble_verdict(
     table: pd.DataFrame, ensemble: str = "ensemble", metric: str = "macro_f1"
 ) -> str:
     """Plain sentence: does the ensemble beat its best member on ``metric``?"""
     members = table.drop(index=ensemble)
-    best = members[metric].idxmax()
+    best = best_member(table, ensemble, metric)
     diff = table.loc[ensemble, metric] - members.loc[best, metric]
     if diff > 0:
         return f"The ensemble beats its best member ({best}) on {metric} by {diff:+.4f}."
@@ -265,12 +272,23 @@ class Evaluation:
     mcnemar: pd.DataFrame  # ensemble vs each member, Holm-adjusted
     verdict: str
 
+    @property
+    def best_member(self) -> str:
+        """The member with the highest macro-F1 (the verdict's yardstick)."""
+        return best_member(self.table)
+
+    def vs_best_member(self) -> dict[str, Any]:
+        """The paired test of the ensemble against its best member: McNemar's row for it
+        (unadjusted and Holm-adjusted p-values, who is right where the other is wrong)."""
+        return {"member": self.best_member, **self.mcnemar.loc[self.best_member].to_dict()}
+
     def to_metrics(self) -> dict[str, Any]:
         """For the metrics JSON."""
         return {
             "test": self.table.to_dict(orient="index"),
             "calibration": self.calibration.to_dict(orient="index"),
             "mcnemar_vs_ensemble": self.mcnemar.to_dict(orient="index"),
+            "ensemble_vs_best_member": self.vs_best_member(),
             "verdict": self.verdict,
         }
 
@@ -313,6 +331,66 @@ class CrossDataset:
             "label_direction_check": self.direction_check,
             "metrics": self.table.to_dict(orient="index"),
         }
+
+
+@dataclass
+class CrossDatasetMatrix:
+    """Every trained model set on every labelled test set: one row per (trained_on,
+    tested_on, model) with the metrics of ``binary_metrics`` and ``ood_flagged``, the share of
+    the test texts the model set's out-of-domain check flags (NaN without one)."""
+
+    table: pd.DataFrame
+
+    def matrix(self, metric: str = "macro_f1", model: str = "ensemble") -> pd.DataFrame:
+        """trained_on x tested_on for one metric and one model (the ensemble by default)."""
+        if metric not in self.table.columns:
+            raise ValueError(f"unknown metric {metric!r}; choose from {list(self.table.columns)}")
+        rows = self.table.xs(model, level="model")
+        return rows[metric].unstack("tested_on")
+
+    def to_metrics(self) -> dict[str, Any]:
+        """For the metrics JSON: one record per cell and model."""
+        records = self.table.reset_index().to_dict(orient="records")
+        return {"cells": [{str(k): v for k, v in r.items()} for r in records]}
+
+
+def cross_dataset_matrix(
+    models: Mapping[str, Any], test_sets: Mapping[str, pd.DataFrame]
+) -> CrossDatasetMatrix:
+    """Score every model set (a loaded Detector or its artifacts folder, keyed by the dataset
+    it was trained on) on every test set (``text`` and ``label`` columns, keyed by dataset):
+    the ensemble and each member, and the out-of-domain flag rate. The diagonal is in-domain;
+    everything off it is what a user gets from a model trained on other data."""
+    from misinfo.detector import load_detector
+
+    if not models or not test_sets:
+        raise ValueError("the cross-dataset matrix needs at least one model set and one test set")
+    rows: dict[tuple[str, str, str], dict[str, float]] = {}
+    for trained_on, model in models.items():
+        detector = model if hasattr(model, "predict") else load_detector(model, warm_up=False)
+        for tested_on, test in test_sets.items():
+            missing = {"text", "label"} - set(test.columns)
+            if missing:
+                raise ValueError(f"test set {tested_on!r} lacks the columns {sorted(missing)}")
+            texts, y = test["text"].tolist(), test["label"].to_numpy().astype(int)
+            pred = detector.predict(texts)
+            flagged = (
+                float(detector.domain_check(texts)["out_of_domain"].mean())
+                if detector.has_domain_check
+                else float("nan")
+            )
+            probs = {"ensemble": pred["p_fake"].to_numpy()} | {
+                c.removeprefix("p_fake_"): pred[c].to_numpy()
+                for c in pred.columns
+                if c.startswith("p_fake_")
+            }
+            for name, p in probs.items():
+                rows[(trained_on, tested_on, name)] = binary_metrics(y, p) | {
+                    "ood_flagged": flagged
+                }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["trained_on", "tested_on", "model"])
+    return CrossDatasetMatrix(table)
 
 
 @dataclass

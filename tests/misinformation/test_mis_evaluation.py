@@ -34,6 +34,7 @@ def test_binary_metrics_match_scikit_learn(scored) -> None:
     pred = (p >= 0.5).astype(int)
     assert m["n"] == 400 and m["accuracy"] == pytest.approx(accuracy_score(y, pred))
     assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert m["weighted_f1"] == pytest.approx(f1_score(y, pred, average="weighted"))
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, p))
     assert m["nll"] == pytest.approx(log_loss(y, p))
     # Brier's original score sums over both classes: twice scikit-learn's binary Brier loss
@@ -109,7 +110,18 @@ def test_evaluate_puts_the_pieces_together(scored) -> None:
     )
     assert result.verdict == evaluation.ensemble_verdict(result.table)
     metrics = json.loads(json.dumps(result.to_metrics()))
-    assert set(metrics) == {"test", "calibration", "mcnemar_vs_ensemble", "verdict"}
+    assert set(metrics) == {
+        "test",
+        "calibration",
+        "mcnemar_vs_ensemble",
+        "ensemble_vs_best_member",
+        "verdict",
+    }
+    assert result.best_member == "good"  # higher macro-F1 than "weak"
+    paired = metrics["ensemble_vs_best_member"]
+    assert paired["member"] == "good"
+    assert paired["p_value"] == pytest.approx(result.mcnemar.loc["good", "p_value"])
+    assert paired["p_holm"] == pytest.approx(result.mcnemar.loc["good", "p_holm"])
     assert metrics["test"]["good"]["accuracy"] == pytest.approx(
         result.table.loc["good", "accuracy"]
     )
@@ -201,3 +213,64 @@ def test_a_skipped_cross_dataset_check_says_so() -> None:
     cross = cross_dataset_check(recipe_for("smoke"), "unused")
     assert cross.table.empty and "skipped" in cross.note
     assert cross.to_metrics()["metrics"] == {}
+
+
+class FixedDetector:
+    """A model set that answers from a lookup table (p_fake per text) and flags the texts of a
+    given set as out of domain: the matrix's arithmetic is checked without training."""
+
+    def __init__(self, p: dict[str, float], outside: set[str] | None) -> None:
+        self.p, self.outside = p, outside
+        self.has_domain_check = outside is not None
+
+    def predict(self, texts: list[str]) -> pd.DataFrame:
+        p = np.array([self.p[t] for t in texts])
+        return pd.DataFrame({"p_fake": p, "p_fake_tfidf": np.clip(p + 0.2, 0, 1)})
+
+    def domain_check(self, texts: list[str]) -> pd.DataFrame:
+        flags = [t in (self.outside or set()) for t in texts]
+        return pd.DataFrame({"ood_score": np.array(flags, float), "out_of_domain": flags})
+
+
+def test_cross_dataset_matrix_scores_every_model_set_on_every_test_set() -> None:
+    rng = np.random.default_rng(2)
+    tests = {
+        name: pd.DataFrame(
+            {"text": [f"{name} {i}" for i in range(60)], "label": rng.integers(0, 2, 60)}
+        )
+        for name in ("liar", "constraint")
+    }
+    p = {
+        t: float(v)
+        for df in tests.values()
+        for t, v in zip(df["text"], rng.random(60), strict=True)
+    }
+    models = {
+        "liar": FixedDetector(p, outside=set(tests["constraint"]["text"][:45])),
+        "constraint": FixedDetector(p, outside=None),  # trained before the check existed
+    }
+    result = evaluation.cross_dataset_matrix(models, tests)
+    assert result.table.index.names == ["trained_on", "tested_on", "model"]
+    assert len(result.table) == 2 * 2 * 2  # model sets x test sets x (ensemble, tfidf)
+    for trained_on in models:
+        for tested_on, test in tests.items():
+            y, probs = test["label"].to_numpy(), np.array([p[t] for t in test["text"]])
+            row = result.table.loc[(trained_on, tested_on, "ensemble")]
+            assert row["macro_f1"] == pytest.approx(evaluation.binary_metrics(y, probs)["macro_f1"])
+            member = result.table.loc[(trained_on, tested_on, "tfidf"), "roc_auc"]
+            expected = evaluation.binary_metrics(y, np.clip(probs + 0.2, 0, 1))["roc_auc"]
+            assert member == pytest.approx(expected)
+    flagged = result.matrix("ood_flagged")
+    assert set(flagged.index) == set(flagged.columns) == set(models)
+    assert flagged.loc["liar", "constraint"] == pytest.approx(45 / 60)
+    assert flagged.loc["liar", "liar"] == 0.0 and np.isnan(flagged.loc["constraint", "liar"])
+    f1 = result.matrix("weighted_f1", model="tfidf")
+    assert f1.shape == (2, 2) and f1.notna().all().all()
+    with pytest.raises(ValueError, match="unknown metric 'f2'"):
+        result.matrix("f2")
+    cells = json.loads(json.dumps(result.to_metrics()))["cells"]
+    assert len(cells) == 8 and {"trained_on", "tested_on", "model", "ood_flagged"} <= set(cells[0])
+    with pytest.raises(ValueError, match="lacks the columns \\['label'\\]"):
+        evaluation.cross_dataset_matrix(models, {"x": tests["liar"][["text"]]})
+    with pytest.raises(ValueError, match="at least one model set"):
+        evaluation.cross_dataset_matrix({}, tests)

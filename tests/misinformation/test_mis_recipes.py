@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
 
-from misinfo.recipes import RECIPES, TINY_BERT, TINY_DISTILBERT, TINY_MODELS, Recipe, recipe_for
+from misinfo.recipes import (
+    HUB_MINILM,
+    OFFLINE_MINILM,
+    RECIPES,
+    TINY_BERT,
+    TINY_DISTILBERT,
+    TINY_MODELS,
+    Recipe,
+    recipe_for,
+)
 from mlshared.run import MODES
 
 
@@ -42,7 +52,13 @@ def test_the_modes_differ_where_they_should() -> None:
     smoke, quick, cpu, full = (RECIPES[m] for m in ("smoke", "quick", "cpu", "full"))
     assert set(smoke.transformers.values()) <= set(TINY_MODELS) and smoke.data == "synthetic"
     assert quick.transformers == {} and quick.data == "synthetic"
-    assert cpu.data == "liar" and len(cpu.transformers) == 1
+    assert cpu.data == "liar" and list(cpu.transformers) == ["minilm"]
+    assert cpu.students == {"minilm_l3": "minilm"}  # two transformers of different depth
+    # no hub access needed: the MiniLM of `make setup`, unless TRANSFORMER_MODEL names another
+    assert cpu.transformers["minilm"] == (os.environ.get("TRANSFORMER_MODEL") or OFFLINE_MINILM)
+    assert cpu.domain_encoder == OFFLINE_MINILM and full.domain_encoder == HUB_MINILM
+    assert quick.domain_encoder is None and smoke.domain_encoder is None  # TF-IDF vectors
+    assert full.students == {} and smoke.students == {"tinybert_half": "tinybert"}
     assert full.data == "isot" and full.cross_dataset and full.mixed_precision
     assert full.transformers == {
         "bert": "bert-base-uncased",

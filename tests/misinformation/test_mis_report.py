@@ -111,3 +111,27 @@ def test_figures_have_one_panel_per_thing_shown() -> None:
         index=["exclamations", "n_words"],
     )
     assert len(report.plot_feature_importance(importance).axes) == 2
+
+
+def test_cross_dataset_heat_maps_show_the_matrix_cell_by_cell() -> None:
+    from misinfo.evaluation import CrossDatasetMatrix
+
+    cells = {
+        ("liar", "liar", "ensemble"): (0.64, 0.05),
+        ("liar", "constraint", "ensemble"): (0.48, 0.66),
+        ("constraint", "liar", "ensemble"): (0.51, 0.91),
+        ("constraint", "constraint", "ensemble"): (0.95, 0.04),
+    }
+    table = pd.DataFrame(cells.values(), columns=["macro_f1", "ood_flagged"])
+    table.index = pd.MultiIndex.from_tuples(cells, names=["trained_on", "tested_on", "model"])
+    fig = report.plot_cross_dataset_matrix(CrossDatasetMatrix(table))
+    heat, flags = fig.axes[:2]  # then the two colour bars
+    assert len(fig.axes) == 4
+    assert (heat.get_xlabel(), heat.get_ylabel()) == ("tested on", "trained on")
+    assert heat.get_title() == "ensemble macro_f1" and "out of domain" in flags.get_title()
+    rows = [t.get_text() for t in heat.get_yticklabels()]
+    cols = [t.get_text() for t in heat.get_xticklabels()]
+    shown = [t.get_text() for t in heat.texts]  # row by row, as seaborn annotates
+    expected = [f"{cells[(r, c, 'ensemble')][0]:.2f}" for r in rows for c in cols]
+    assert shown == expected
+    assert sorted(t.get_text() for t in flags.texts) == ["0.04", "0.05", "0.66", "0.91"]

@@ -91,7 +91,14 @@ def test_the_full_recipe_path_runs_at_tiny_scale(
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
     full = recipe_for("full")
     tiny = {"bert": TINY_BERT, "distilbert": TINY_DISTILBERT}
-    recipe = recipe_for("full", transformers=tiny, max_length=32, batch_size=32, lr=1e-3)
+    recipe = recipe_for(
+        "full",
+        transformers=tiny,
+        domain_encoder=TINY_DISTILBERT,  # in place of the hub's sentence encoder
+        max_length=32,
+        batch_size=32,
+        lr=1e-3,
+    )
     assert set(recipe.transformers) == set(full.transformers) and recipe.epochs == 2
     autocasts: list[tuple[str, object]] = []
     real_autocast = TransformerClassifier._autocast
@@ -125,10 +132,111 @@ def test_the_full_recipe_path_runs_at_tiny_scale(
     serving = check_saved_models(tmp_path / "models", outcome.splits["test"], recipe.int8_check_n)
     assert serving.batch_rows_out == serving.batch_rows_in and serving.batch_errors == 1
     assert serving.token_attributions and 0.0 <= serving.int8_agreement <= 1.0
-    assert load_detector(tmp_path / "models", members=["bert"], warm_up=False).has_transformer
+    detector = load_detector(tmp_path / "models", members=["bert"], warm_up=False)
+    assert detector.has_transformer and detector.has_domain_check
+    assert type(detector.domain.space.model).__name__ == "DistilBertModel"  # type: ignore[union-attr]
+    assert detector.domain_check(["a text"]).shape == (1, 2)
     json.dumps(
         outcome.to_metrics() | result.to_metrics() | cross.to_metrics() | serving.to_metrics()
     )
+
+
+def test_the_cpu_recipe_fine_tunes_a_transformer_and_its_half_depth_student(
+    tmp_path: Path,
+) -> None:
+    """The cpu recipe's shape at tiny scale: the transformer member, a student built from every
+    other layer of the same checkpoint, both fine-tuned; the ensemble of the two with its paired
+    test against the better one; the out-of-domain check in an encoder's space, saved."""
+    from misinfo.detector import load_detector
+
+    recipe = recipe_for(
+        "cpu",
+        transformers={"minilm": TINY_BERT},  # a 2-layer stand-in for the 6-layer MiniLM
+        domain_encoder=TINY_BERT,
+        max_length=32,
+        lr=1e-3,
+        epochs=2,
+        synthetic_size=300,
+    )
+    assert recipe.students == {"minilm_l3": "minilm"}
+    raw, description = load_recipe_data(recipe_for("smoke", synthetic_size=300))
+    outcome = fit_all(raw, recipe, description, out_dir=tmp_path / "models", log=None)
+    assert list(outcome.members) == ["tfidf", "features", "minilm", "minilm_l3"]
+    depth = {n: outcome.members[n].model.config.num_hidden_layers for n in ("minilm", "minilm_l3")}  # type: ignore[attr-defined]
+    assert depth == {"minilm": 2, "minilm_l3": 1}
+    assert outcome.model_names["minilm_l3"].endswith("student of layers [0] of 2")
+    assert outcome.transformer_members == ["minilm", "minilm_l3"]
+    pair = outcome.evaluate(outcome.transformer_members)
+    assert list(pair.table.index) == ["minilm", "minilm_l3", "ensemble"]
+    assert pair.vs_best_member()["member"] in {"minilm", "minilm_l3"}
+    assert 0.0 <= pair.vs_best_member()["p_value"] <= 1.0
+    assert list(outcome.evaluate().table.index) == [*outcome.members, "ensemble"]
+    with pytest.raises(ValueError, match="no ensemble for 'minilm'"):
+        outcome.evaluate(["minilm"])
+    assert outcome.domain is not None and outcome.domain.space.kind == "encoder"
+    assert set(outcome.domain.rates) == {"target", "valid", "test"}
+    saved = load_detector(tmp_path / "models", warm_up=False)
+    assert saved.manifest.domain["flag_rates"] == outcome.domain.rates
+    texts = outcome.splits["test"]["text"].tolist()
+    assert saved.domain_check(texts)["ood_score"].to_numpy() == pytest.approx(
+        outcome.domain.scores(texts), abs=1e-5
+    )
+    json.dumps(outcome.to_metrics())
+
+
+def test_a_student_needs_a_teacher_among_the_transformers() -> None:
+    recipe = recipe_for("smoke", students={"half": "nobody"})
+    raw, description = load_recipe_data(recipe)
+    with pytest.raises(ValueError, match="student 'half' names the teacher 'nobody'"):
+        fit_all(raw, recipe, description, log=None)
+
+
+def other_domain_splits(seed: int) -> dict[str, pd.DataFrame]:
+    """Recipes and match reports with random labels: a dataset nothing like the synthetic news
+    corpus, for the cross-dataset matrix and its out-of-domain flags."""
+    rng = np.random.default_rng(seed)
+    dishes = ["soup", "bread", "curry", "cake", "salad", "risotto", "stew", "pie"]
+    verbs = ["Simmer", "Bake", "Roast", "Whisk", "Knead", "Fold", "Grill", "Season"]
+    teams = ["United", "City", "Rovers", "Athletic", "Wanderers", "Albion"]
+    texts = [
+        f"{rng.choice(verbs)} the {rng.choice(dishes)} for {rng.integers(5, 60)} minutes, then "
+        f"serve it with {rng.choice(dishes)}."
+        if i % 2
+        else f"{rng.choice(teams)} beat {rng.choice(teams)} {rng.integers(1, 5)}-"
+        f"{rng.integers(0, 3)} after a late goal in minute {rng.integers(60, 95)}."
+        for i in range(200)
+    ]
+    frame = pd.DataFrame({"text": texts, "label": rng.integers(0, 2, len(texts))})
+    return {"train": frame[:120], "valid": frame[120:160], "test": frame[160:]}
+
+
+def test_the_cross_dataset_matrix_trains_on_each_dataset_and_tests_on_every_other(
+    tmp_path: Path,
+) -> None:
+    from misinfo.train import load_other_data, outcomes_matrix, train_each
+
+    recipe = recipe_for("quick")
+    assert load_other_data(None, recipe) == {}
+    other = load_other_data("synthetic", recipe)
+    assert list(other) == ["synthetic-seed1"] and "seed=1" in other["synthetic-seed1"][1]
+    datasets = {
+        "news": load_recipe_data(recipe),
+        "kitchen-and-football": (other_domain_splits(0), "recipes and match reports"),
+    }
+    outcomes = train_each(datasets, recipe, tmp_path, log=None)
+    assert {o.artifacts_dir for o in outcomes.values()} == {
+        tmp_path / "news",
+        tmp_path / "kitchen-and-football",
+    }
+    matrix = outcomes_matrix(outcomes)
+    f1, flagged = matrix.matrix("macro_f1"), matrix.matrix("ood_flagged")
+    assert f1.shape == flagged.shape == (2, 2)
+    assert f1.loc["news", "news"] > 0.8  # the synthetic corpus is easy in-domain
+    assert flagged.loc["news", "news"] <= 0.2 and flagged.loc["news", "kitchen-and-football"] == 1
+    assert flagged.loc["kitchen-and-football", "news"] == 1
+    with pytest.raises(ValueError, match="saved no models"):
+        splits, description = datasets["news"]
+        outcomes_matrix({"x": fit_all(splits, recipe, description, log=None)})
 
 
 def test_a_missing_model_stops_the_run_before_anything_is_fitted(
@@ -147,6 +255,26 @@ def test_a_missing_model_stops_the_run_before_anything_is_fitted(
     with pytest.raises(ModelUnavailableError, match="'no-such-org/no-such-model' for member"):
         fit_all(raw, recipe, description, log=None)
     assert not fitted
+
+
+def test_a_missing_out_of_domain_encoder_stops_the_run_and_says_how_to_replace_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The full recipe's sentence encoder comes from the hub: offline, the run stops before
+    fitting, naming the setting to change (not a member's)."""
+    import huggingface_hub.constants
+
+    from misinfo.transformer import ModelUnavailableError
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    recipe = recipe_for("quick", domain_encoder=recipe_for("full").domain_encoder)
+    raw, description = load_recipe_data(recipe)
+    with pytest.raises(ModelUnavailableError) as info:
+        fit_all(raw, recipe, description, log=None)
+    message = str(info.value)
+    assert "'sentence-transformers/all-MiniLM-L6-v2' for the out-of-domain check" in message
+    assert "domain_encoder='/path/to/model'" in message and "domain_encoder=None" in message
+    assert "transformers={" not in message
 
 
 def test_the_command_line_trains_quick_models_and_reports_a_missing_model(

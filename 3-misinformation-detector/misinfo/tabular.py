@@ -549,6 +549,9 @@ def score_chunks(
         predictions = None
         if keep:
             predictions = detector.predict(list(clipped.values()))
+            if getattr(detector, "has_domain_check", False):  # how unlike the training texts
+                domain = detector.domain_check(list(clipped.values()))  # type: ignore[attr-defined]
+                predictions[list(domain.columns)] = domain.astype({"out_of_domain": object}).values
             predictions.index = chunk.index[keep]
             predictions[_NOTE] = [
                 f"scored the first {len(clipped[i]):,} of {len(texts[i]):,} characters"
@@ -570,6 +573,8 @@ def score_chunks(
     members = [f"p_fake_{m}" for m in getattr(detector, "member_names", [])]
     fallback = {"label": False, "confidence": True, "p_fake": True}
     fallback |= dict.fromkeys(members, True) | {_NOTE: False}
+    if getattr(detector, "has_domain_check", False):
+        fallback |= {"ood_score": True, "out_of_domain": False}
     yield from (_scored(*item, kinds or fallback, report) for item in pending)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
@@ -289,6 +289,35 @@ def test_a_file_with_no_text_at_all_still_gets_every_row(stub_detector: Any) -> 
         "misinfo_p_fake_tfidf", "misinfo_note", "misinfo_error",
     ]  # fmt: skip
     assert len(out) == 3 and stub_detector.seen == []
+
+
+class DomainStub:
+    """A stand-in detector with an out-of-domain check: texts with "tweet" in them are unlike
+    the training texts (score 0.9), the others like them (0.1)."""
+
+    member_names: ClassVar[list[str]] = []
+    max_chars = 200
+    has_domain_check = True
+
+    def predict(self, texts: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({"label": ["real"] * len(texts), "p_fake": [0.2] * len(texts)})
+
+    def domain_check(self, texts: list[str]) -> pd.DataFrame:
+        score = [0.9 if "tweet" in t else 0.1 for t in texts]
+        return pd.DataFrame({"ood_score": score, "out_of_domain": [s > 0.5 for s in score]})
+
+
+def test_the_out_of_domain_check_is_written_beside_each_scored_row() -> None:
+    table = read(b"text,id\nan ordinary statement,1\n,2\nlol a tweet,3\n")
+    out = pd.read_csv(io.BytesIO(score(table, DomainStub())), keep_default_na=False)
+    assert out["misinfo_ood_score"].tolist() == ["0.1", "", "0.9"]
+    assert out["misinfo_out_of_domain"].tolist() == ["False", "", "True"]
+    assert out["id"].tolist() == [1, 2, 3]  # every row kept, the empty one without a score
+
+
+def test_a_file_of_empty_texts_still_gets_the_out_of_domain_columns() -> None:
+    out = rows_of(score(read(b"id,text\nabc,\n"), DomainStub(), "text"))
+    assert "misinfo_ood_score" in out[0] and "misinfo_out_of_domain" in out[0]
 
 
 def test_long_cells_are_kept_whole_and_scored_on_their_start(stub_detector: Any) -> None:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from mlshared.run import pick_recipe
 
 Strategy = Literal["end_to_end", "cached_features"]
 VIEWS = ("clean", "flip", "jpeg", "jpeg_flip")  # what ``train_views`` may name
@@ -127,15 +129,5 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (FULL, CPU, SMOK
 
 
 def recipe_for(mode: str, **overrides: Any) -> Recipe:
-    """The recipe of a run mode with some fields changed (the notebook's ``OVERRIDES``).
-
-    A typo must not be silently ignored, so an unknown mode or field is an error that names
-    the valid ones.
-    """
-    if mode not in RECIPES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(RECIPES)}")
-    names = [f.name for f in fields(Recipe)]
-    unknown = sorted(set(overrides) - set(names))
-    if unknown:
-        raise ValueError(f"unknown recipe fields {unknown}; the fields are {', '.join(names)}")
-    return replace(RECIPES[mode], **overrides)
+    """The recipe of a run mode with some fields changed (the notebook's ``OVERRIDES``)."""
+    return pick_recipe(RECIPES, mode, **overrides)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlshared.run import pick_recipe
 from recsys.data import LOADERS
 from recsys.models.registry import MODEL_NAMES
 
@@ -124,12 +125,4 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (FULL, CPU, SMOKE)}
 
 def recipe_for(mode: str, **overrides: Any) -> Recipe:
     """The recipe of a run mode with some fields replaced, e.g. ``recipe_for("cpu", k=20)``."""
-    if mode not in RECIPES:
-        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(RECIPES)}")
-    fields = {f.name for f in dataclasses.fields(Recipe)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(
-            f"unknown recipe fields {unknown}; valid fields: {', '.join(sorted(fields))}"
-        )
-    return dataclasses.replace(RECIPES[mode], **overrides)
+    return pick_recipe(RECIPES, mode, **overrides)

@@ -23,6 +23,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mlshared.run import pick_recipe
+
 TINY_BERT = "tiny-random-bert"  # built from the training texts by misinfo.transformer: no download
 TINY_DISTILBERT = "tiny-random-distilbert"
 TINY_MODELS: dict[str, Literal["bert", "distilbert"]] = {
@@ -143,12 +145,5 @@ RECIPES: dict[str, Recipe] = {
 
 
 def recipe_for(mode: str, **overrides: Any) -> Recipe:
-    """The recipe named ``mode`` with ``overrides`` applied; a clear error for an unknown mode
-    or field, so a typo never trains with a silently ignored knob."""
-    if mode not in RECIPES:
-        raise ValueError(f"unknown recipe {mode!r}: use one of {', '.join(RECIPES)}")
-    fields = {f.name for f in dataclasses.fields(Recipe)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown recipe fields {unknown}: valid fields are {sorted(fields)}")
-    return dataclasses.replace(RECIPES[mode], **overrides)
+    """The recipe named ``mode`` (a run mode, or "quick") with ``overrides`` applied."""
+    return pick_recipe(RECIPES, mode, **overrides)

@@ -6,6 +6,7 @@ The run mode is read from one environment variable, here and nowhere else, so th
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import json
@@ -18,9 +19,16 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    RecipeT = TypeVar("RecipeT", bound=DataclassInstance)
+else:
+    RecipeT = TypeVar("RecipeT")
 
 MODE_ENV_VAR = "PORTFOLIO_MODE"
 MODES = ("full", "cpu", "smoke")
@@ -50,6 +58,22 @@ def run_mode() -> Mode:
             f"(or leave it unset for 'full')."
         )
     return value  # type: ignore[return-value]
+
+
+def pick_recipe(recipes: Mapping[str, RecipeT], name: str, **overrides: Any) -> RecipeT:
+    """The recipe called ``name`` with some fields replaced (a notebook's ``OVERRIDES``).
+
+    Every project's ``recipe_for`` is this: a typo must never run with a silently ignored
+    knob, so an unknown recipe or field is an error that names the valid ones.
+    """
+    if name not in recipes:
+        raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(recipes)}")
+    recipe = recipes[name]
+    fields = [f.name for f in dataclasses.fields(recipe)]
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown recipe fields {unknown}; valid fields: {', '.join(fields)}")
+    return dataclasses.replace(recipe, **overrides)
 
 
 def in_colab() -> bool:

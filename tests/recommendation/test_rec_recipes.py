@@ -29,7 +29,7 @@ def test_overrides_replace_fields_and_leave_the_stored_recipe_alone():
 @pytest.mark.parametrize(
     ("mode", "overrides", "match"),
     [
-        ("gpu", {}, "unknown mode 'gpu'; choose from full, cpu, smoke"),
+        ("gpu", {}, "unknown recipe 'gpu'; choose from full, cpu, smoke"),
         ("cpu", {"epochs": 3}, r"unknown recipe fields \['epochs'\]; valid fields: .*n_bootstrap"),
         ("cpu", {"models": ["SVD++"]}, r"unknown models \['SVD\+\+'\]"),
         ("cpu", {"grids": {}}, "have no entry in grids"),

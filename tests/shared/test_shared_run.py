@@ -219,3 +219,24 @@ def test_timer_real_clock_lower_bound() -> None:
     with timer:
         time.sleep(0.02)
     assert timer.seconds >= 0.02
+
+
+def test_pick_recipe_replaces_fields_and_names_the_valid_choices() -> None:
+    from dataclasses import dataclass
+
+    from mlshared.run import pick_recipe
+
+    @dataclass(frozen=True)
+    class Toy:
+        name: str
+        epochs: int = 1
+
+    recipes = {"cpu": Toy("cpu"), "smoke": Toy("smoke", 0)}
+    assert pick_recipe(recipes, "cpu", epochs=3) == Toy("cpu", 3)
+    assert recipes["cpu"].epochs == 1  # the stored recipe is not changed
+    with pytest.raises(ValueError, match="unknown recipe 'gpu'; choose from cpu, smoke"):
+        pick_recipe(recipes, "gpu")
+    with pytest.raises(
+        ValueError, match=r"unknown recipe fields \['epoch'\]; valid fields: name, epochs"
+    ):
+        pick_recipe(recipes, "cpu", epoch=3)

@@ -15,22 +15,32 @@ from recsys.models.memory import ITEM_ITEM_ALTERNATIVE
 def symmetric_inverse_inplace(matrix: np.ndarray) -> np.ndarray:
     """Invert a symmetric, non-singular float64 matrix in its own memory.
 
-    LAPACK's general LU path (getrf/getri via ``scipy.linalg.inv(assume_a="general")``) on the
-    Fortran view of the array, which for a symmetric matrix is the same matrix: no second n x n
-    array. Not Cholesky, although X'X + lambda I is positive definite: with SciPy 1.17's bundled
-    OpenBLAS both ``scipy.linalg.inv``'s symmetric path and LAPACK's potrf crash the process with
-    a segmentation fault on large catalogues, and the general path does not (README, "Scale").
+    LAPACK's general LU path (getrf/getri, called directly: ``scipy.linalg.inv`` only takes
+    ``assume_a`` from SciPy 1.17, and Colab has 1.16) on the Fortran view of the array, which for
+    a symmetric matrix is the same matrix: no second n x n array. Not Cholesky, although
+    X'X + lambda I is positive definite: with SciPy 1.17's bundled OpenBLAS both
+    ``scipy.linalg.inv``'s symmetric path and LAPACK's potrf crash the process with a
+    segmentation fault on large catalogues, and the general path does not (README, "Scale").
     """
     n = matrix.shape[0]
     work = matrix.T if matrix.flags.c_contiguous else matrix
     if matrix.shape != (n, n) or not work.flags.f_contiguous or matrix.dtype != np.float64:
         raise ValueError("expected a square, contiguous float64 matrix")
-    try:
-        inverse = scipy.linalg.inv(work, overwrite_a=True, check_finite=False, assume_a="general")
-    except np.linalg.LinAlgError as exc:
-        raise np.linalg.LinAlgError(f"{exc}: the matrix is singular; increase the l2 penalty") from exc
-    if not np.shares_memory(inverse, matrix):  # pragma: no cover - SciPy copies only odd inputs
-        work[...] = inverse
+    getrf, getri, getri_lwork = scipy.linalg.lapack.get_lapack_funcs(
+        ("getrf", "getri", "getri_lwork"), (work,)
+    )
+    lu, pivots, info = getrf(work, overwrite_a=True)
+    if info == 0:
+        lwork, _ = getri_lwork(n)
+        lu, info = getri(lu, pivots, lwork=int(1.01 * lwork), overwrite_lu=True)
+    if info > 0:
+        raise np.linalg.LinAlgError(
+            f"the matrix is singular (pivot {info} is zero); increase the l2 penalty"
+        )
+    if info < 0:  # pragma: no cover - LAPACK's argument checks; a bug here, not bad data
+        raise ValueError(f"LAPACK getrf/getri rejected argument {-info}")
+    if not np.shares_memory(lu, matrix):  # pragma: no cover - LAPACK copies only odd inputs
+        work[...] = lu
     return matrix
 
 

@@ -237,7 +237,9 @@ def test_symmetric_inverse_inplace_matches_scipy_inv_in_the_same_memory(order):
 
 
 def test_symmetric_inverse_refuses_what_it_cannot_invert():
-    with pytest.raises(np.linalg.LinAlgError, match=r"singular \(pivot 1 is zero\); increase the l2 penalty"):
+    with pytest.raises(
+        np.linalg.LinAlgError, match=r"singular \(pivot 1 is zero\); increase the l2 penalty"
+    ):
         symmetric_inverse_inplace(np.zeros((3, 3)))
     with pytest.raises(ValueError, match="contiguous float64"):
         symmetric_inverse_inplace(np.eye(3, dtype=np.float32))

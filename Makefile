@@ -25,6 +25,7 @@ export CIFAR10_PATH ?= $(DATA_DIR)/cifar10/cifar-10-python.tar.gz
 export MOBILENETV2_WEIGHTS ?= $(DATA_DIR)/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
 export MOVIELENS_PATH ?= $(DATA_DIR)/movielens/ml-100k
 export LIAR_PATH ?= $(DATA_DIR)/liar
+export CONSTRAINT_PATH ?= $(DATA_DIR)/constraint
 endif
 PYTEST_FLAGS ?=
 # Colab's versions (.ci/colab-pins.txt) in two environments: Colab's Python 3.13 for everything
@@ -118,9 +119,11 @@ smoke:  ## the same notebooks in smoke mode: synthetic data, offline, a few minu
 lab:  ## start JupyterLab in the repo
 	$(VENV)/bin/jupyter lab
 
-app:  ## start the Streamlit misinformation app (trains the quick models first if none, or only pre-v2 unsigned ones, exist)
-	@test -f $(APP_DIR)/models/manifest.sha256 || (cd $(APP_DIR) && ../$(PY) -m misinfo.train --recipe quick \
-		--data $(if $(LIAR_PATH),liar:$(LIAR_PATH),synthetic) --out models)
+app:  ## start the Streamlit misinformation app (trains quick model sets first if there are none)
+	@ls $(APP_DIR)/models/manifest.sha256 $(APP_DIR)/models/*/manifest.sha256 >/dev/null 2>&1 || (cd $(APP_DIR) && \
+		$(if $(CONSTRAINT_PATH),../$(PY) -m misinfo.train --recipe quick --data constraint:$(CONSTRAINT_PATH) --out models/constraint &&) \
+		$(if $(LIAR_PATH),../$(PY) -m misinfo.train --recipe quick --data liar:$(LIAR_PATH) --out models/liar &&) \
+		$(if $(CONSTRAINT_PATH)$(LIAR_PATH),true,../$(PY) -m misinfo.train --recipe quick --data synthetic --out models/synthetic))
 	cd $(APP_DIR) && ../$(VENV)/bin/streamlit run app.py
 
 bench:  ## run every project's benchmarks; JSON lands in */outputs/benchmarks/

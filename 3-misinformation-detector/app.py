@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from misinfo import highlight, page, tabular
-from misinfo.artifacts import ArtifactError, folder_fingerprint
+from misinfo.artifacts import ArtifactError, folder_fingerprint, load_cross_scores, model_sets
 from misinfo.features import FEATURE_DESCRIPTIONS
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -45,9 +45,33 @@ believe, share, remove or punish anything.
 
 
 def models_dir() -> Path:
-    """Artifacts folder: env MISINFO_MODELS_DIR, else the project's models/ folder."""
+    """Artifacts folder, or a folder of model sets: env MISINFO_MODELS_DIR, else the project's
+    models/ folder."""
     configured = os.environ.get(MODELS_ENV, "").strip()
     return Path(configured).expanduser() if configured else PROJECT_DIR / "models"
+
+
+def _forget_results() -> None:
+    """Results of another model set must not stay on the page under the new one's name."""
+    for key in ("single", "batch", "inspected"):
+        st.session_state.pop(key, None)
+
+
+def choose_model_set(root: Path) -> Path:
+    """The model set to use: the only one, or the one picked in the sidebar (each labelled
+    with what it was trained on)."""
+    sets = model_sets(root)
+    if len(sets) <= 1:
+        return next(iter(sets.values()), root)
+    labels = {page.model_set_label(name, folder): folder for name, folder in sets.items()}
+    choice = st.sidebar.selectbox(
+        "Model set",
+        list(labels),
+        key="model_set",
+        on_change=_forget_results,
+        help="Each set was trained on one dataset; pick the one whose texts look like yours.",
+    )
+    return labels[choice]
 
 
 def current_detector(directory: Path) -> Any:
@@ -95,9 +119,11 @@ def show_missing_models(directory: Path, problem: str) -> None:
     )
     st.code(
         "cd 3-misinformation-detector\n"
-        f"python -m misinfo.train --recipe quick --data synthetic --out {out}\n"
-        "# real data (LIAR's official TSVs), better models:\n"
-        f"python -m misinfo.train --recipe quick --data liar:/path/to/liar --out {out}",
+        f"python -m misinfo.train --recipe quick --data synthetic --out {out}/synthetic\n"
+        "# real data (CONSTRAINT's or LIAR's official splits), one model set each:\n"
+        f"python -m misinfo.train --recipe quick --data constraint:/path/to/constraint "
+        f"--out {out}/constraint\n"
+        f"python -m misinfo.train --recipe quick --data liar:/path/to/liar --out {out}/liar",
         language="bash",
     )
     st.caption(f"Use another folder by setting {MODELS_ENV}=/path/to/models.")
@@ -131,7 +157,7 @@ def render_sidebar(detector: Any, directory: Path) -> None:
             st.warning(
                 "These models were trained on the **synthetic** demo corpus (no real data was "
                 "available offline), so their labels say nothing about real news. Train on "
-                "LIAR for meaningful output: `--data liar:PATH`."
+                "real data for meaningful output: `--data constraint:PATH` or `--data liar:PATH`."
             )
         st.subheader("Metrics")
         table = page.key_metrics(page.metrics_frame(getattr(manifest, "metrics", {}) or {}))
@@ -139,6 +165,15 @@ def render_sidebar(detector: Any, directory: Path) -> None:
             st.dataframe(table, width="stretch")
         else:
             st.json(getattr(manifest, "metrics", {}) or {}, expanded=False)
+        cross = page.cross_scores_frame(load_cross_scores(directory))
+        if cross is not None:
+            st.subheader("On each dataset's test split")
+            st.dataframe(cross, width="stretch")
+            st.caption(
+                "The ensemble of this set, measured after training. Its own dataset is the "
+                "in-domain row; on the others expect the drop shown, and trust the "
+                "out-of-domain warning."
+            )
         st.subheader("Training data")
         st.text("\n".join(f"• {line}" for line in page.training_data_lines(training)))
         with st.expander("All training-data details"):
@@ -427,7 +462,7 @@ def main() -> None:
         "Scores how much a text resembles the misinformation in the training data, with "
         "calibrated confidence and the words behind it. Read the limits in the sidebar."
     )
-    directory = models_dir()
+    directory = choose_model_set(models_dir())
     try:
         detector = current_detector(directory)
     except ArtifactError as exc:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -43,7 +43,8 @@ DOMAIN_DIR = "domain"  # the out-of-domain check's files (misinfo.domain)
 HOW_TO_GET_MODELS = (
     "run `make app` (trains the quick models first) or "
     "`python -m misinfo.train --recipe quick --data synthetic --out {dir}` "
-    "(or `--recipe cpu --data liar:PATH` for real-data models; see 3-misinformation-detector/models/README.md)"
+    "(or `--recipe cpu --data constraint:PATH` for real-data models; see "
+    "3-misinformation-detector/models/README.md)"
 )
 
 # Every type a skops file written by this package may contain. Anything else is refused.
@@ -248,6 +249,12 @@ def _read_verified_manifest(root: Path) -> bytes:
     """manifest.json's bytes, after checking them against manifest.sha256 (read once, so the
     bytes parsed are the bytes checked)."""
     path, hash_path = root / MANIFEST_NAME, root / MANIFEST_HASH_NAME
+    sets = model_sets(root)
+    if not path.is_file() and sets:
+        raise ArtifactError(
+            f"{root.name} holds {len(sets)} model sets ({', '.join(sets)}), not one: choose one, "
+            f"e.g. {root / next(iter(sets))}"
+        )
     if not path.is_file():
         raise ArtifactError(
             f"no models in {root}: {MANIFEST_NAME} is missing (not trained yet, or training did "
@@ -270,6 +277,40 @@ def _read_verified_manifest(root: Path) -> bytes:
             "incompletely. Do not load it; retrain: " + HOW_TO_GET_MODELS.format(dir=root.name)
         )
     return data
+
+
+CROSS_SCORES_NAME = "cross_dataset.json"
+
+
+def model_sets(root: str | Path) -> dict[str, Path]:
+    """The model sets under ``root``: ``root`` itself when it holds a manifest, else each
+    sub-folder that does (``models/constraint``, ``models/liar``...), by folder name."""
+    root = Path(root)
+    if (root / MANIFEST_NAME).is_file():
+        return {root.name: root}
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / MANIFEST_NAME).is_file()}
+
+
+def save_cross_scores(folder: str | Path, scores: Mapping[str, Mapping[str, float]]) -> Path:
+    """How a model set scored on each dataset's test split (dataset -> metrics), kept beside
+    its manifest for the app's sidebar. Written after training and not hash-checked: it is
+    shown, never used to predict."""
+    path = Path(folder) / CROSS_SCORES_NAME
+    clean = {str(d): {str(k): float(v) for k, v in m.items()} for d, m in scores.items()}
+    path.write_text(json.dumps(clean, indent=2, allow_nan=True), encoding="utf-8")
+    return path
+
+
+def load_cross_scores(folder: str | Path) -> dict[str, dict[str, float]]:
+    """The scores ``save_cross_scores`` wrote ({} when there are none or they are unreadable:
+    the app then shows only the in-domain metrics of the manifest)."""
+    try:
+        raw = json.loads((Path(folder) / CROSS_SCORES_NAME).read_text(encoding="utf-8"))
+        return {str(d): {str(k): float(v) for k, v in m.items()} for d, m in dict(raw).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def load_manifest(directory: str | Path) -> Manifest:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -80,14 +81,17 @@ def load_liar(path: str | Path) -> Splits:
 
 def read_labelled_csv(
     path: str | Path,
-    text_column: str = "text",
+    text_column: str | Sequence[str] = "text",
     label_column: str = "label",
     labels: LabelMapping | None = None,
     title_column: str | None = None,
 ) -> pd.DataFrame:
     """One labelled CSV as ``text`` and ``label`` (1 = fake), read by the shared reader;
-    ``labels`` says which values mean fake and real (default: ``LabelMapping()``)."""
+    ``labels`` says which values mean fake and real (default: ``LabelMapping()``); a sequence
+    of text columns means the first the file has (a dataset published with either name)."""
     table = read_table(path, max_bytes=None)
+    if not isinstance(text_column, str):
+        text_column = next((c for c in text_column if c in table.header), text_column[0])
     try:
         columns = [find_column(table, c) for c in (text_column, label_column)]
         title = find_column(table, title_column) if title_column else None
@@ -147,21 +151,30 @@ def load_csv(
     }
 
 
-# File names tried for each split of a dataset folder, first match wins (CONSTRAINT: train.csv,
-# valid.csv, test.csv).
+# File names tried for each split of a dataset folder, first match wins.
 SPLIT_FILES: dict[str, tuple[str, ...]] = {
     "train": ("train.csv", "train.tsv"),
     "valid": ("valid.csv", "validation.csv", "val.csv", "dev.csv", "valid.tsv", "dev.tsv"),
     "test": ("test.csv", "test.tsv"),
 }
+# CONSTRAINT 2021 (Patwa et al.): the shared task's release names its files Constraint_Train.csv,
+# Constraint_Val.csv and english_test_with_labels.csv with a `tweet` column; copies renamed to
+# train/valid/test.csv with a `text` column are read too. Labels are `fake` / `real`.
+CONSTRAINT_FILES: dict[str, tuple[str, ...]] = {
+    "train": ("train.csv", "Constraint_Train.csv"),
+    "valid": ("valid.csv", "Constraint_Val.csv"),
+    "test": ("test.csv", "english_test_with_labels.csv", "Constraint_Test.csv"),
+}
+CONSTRAINT_URL = "https://github.com/diptamath/covid_fake_news (data/)"
 
 
 def load_csv_splits(
     folder: str | Path,
-    text_column: str = "text",
+    text_column: str | Sequence[str] = "text",
     label_column: str = "label",
     labels: LabelMapping | None = None,
     title_column: str | None = None,
+    files: Mapping[str, Sequence[str]] = SPLIT_FILES,
 ) -> Splits:
     """A dataset that comes as official split files (a folder with train/valid/test CSVs,
     e.g. CONSTRAINT's train.csv, valid.csv, test.csv with columns id,text,label), used as
@@ -170,7 +183,7 @@ def load_csv_splits(
     if not root.is_dir():
         raise TabularError(f"{root}: no such folder (expected train, valid and test CSVs in it).")
     paths = {}
-    for split, names in SPLIT_FILES.items():
+    for split, names in files.items():
         found = next((root / n for n in names if (root / n).is_file()), None)
         if found is None:
             raise TabularError(f"{root} has no {split} file: expected one of {', '.join(names)}.")
@@ -181,6 +194,19 @@ def load_csv_splits(
     }
     _two_classes(splits["train"], paths["train"].name)
     return splits
+
+
+def load_constraint(folder: str | Path) -> Splits:
+    """CONSTRAINT's official train / valid / test splits as released (or renamed copies), labels
+    ``fake`` / ``real`` only: any other value is an error, never a guess."""
+    if not Path(folder).is_dir():
+        raise TabularError(
+            f"{folder}: no such folder. CONSTRAINT's files (Constraint_Train.csv, "
+            f"Constraint_Val.csv, english_test_with_labels.csv) are at {CONSTRAINT_URL}; "
+            "point CONSTRAINT_PATH or --data constraint:PATH at the folder holding them."
+        )
+    fake_real = LabelMapping.from_values(["fake"], ["real"])
+    return load_csv_splits(folder, ("text", "tweet"), "label", fake_real, files=CONSTRAINT_FILES)
 
 
 def load_isot_hf(name: str = ISOT_HF_NAME, cache_dir: str | None = None) -> Splits:
@@ -350,7 +376,8 @@ def synthetic_splits(n: int = 600, seed: int = 0, noise: float = 0.1) -> Splits:
 
 SPEC_OPTIONS = ("text", "label", "fake", "real", "title")
 SPEC_HELP = (
-    "synthetic | liar:PATH | isot | csv[:OPTION=VALUE...]:FILE | csvdir[:OPTION=VALUE...]:FOLDER "
+    "synthetic | liar:PATH | constraint:PATH | isot | csv[:OPTION=VALUE...]:FILE | "
+    "csvdir[:OPTION=VALUE...]:FOLDER "
     "(options: text=COLUMN, label=COLUMN, title=COLUMN, fake=V1,V2, real=V1,V2)"
 )
 
@@ -392,6 +419,16 @@ def load_data(spec: str, seed: int = 0, synthetic_size: int = 600) -> tuple[Spli
         return load_liar(
             path
         ), f"LIAR binary (statement only, official splits) from {Path(path).name}"
+    if kind == "constraint":
+        if not path:
+            raise TabularError(
+                "use --data constraint:PATH (the folder with train.csv, valid.csv, test.csv)"
+            )
+        splits = load_constraint(path)
+        return splits, (
+            "CONSTRAINT 2021 COVID-19 fake news (social-media posts, official splits) "
+            f"from {Path(path).name}"
+        )
     if kind == "isot":
         return load_isot_hf(), f"ISOT via {ISOT_HF_NAME} (title + text, cleaned)"
     if kind in ("csv", "csvdir"):

@@ -467,6 +467,42 @@ def metrics_frame(metrics: Mapping[str, object]) -> pd.DataFrame | None:
     return pd.DataFrame.from_dict(rows, orient="index").round(3)
 
 
+def model_set_label(name: str, folder: os.PathLike[str] | str) -> str:
+    """``name: what it was trained on`` for the model-set picker, from the manifest's training
+    data description (read as plain JSON only for the label; loading the set verifies it)."""
+    try:
+        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as handle:
+            training = json.load(handle).get("training_data", {})
+        description = str(training.get("description", "")).strip()
+    except (OSError, ValueError, AttributeError):
+        description = ""
+    description = description if len(description) <= 90 else description[:89] + "…"
+    return f"{name}: {description}" if description else name
+
+
+CROSS_COLUMNS = {
+    "n": "texts",
+    "accuracy": "acc",
+    "weighted_f1": "wF1",
+    "roc_auc": "AUC",
+    "ece": "ECE",
+    "ood_flagged": "flagged OOD",
+}
+
+
+def cross_scores_frame(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame | None:
+    """A model set's measured scores per test dataset (rows), sidebar-sized; None if none."""
+    if not scores:
+        return None
+    frame = pd.DataFrame.from_dict({k: dict(v) for k, v in scores.items()}, orient="index")
+    keep = [c for c in CROSS_COLUMNS if c in frame.columns]
+    frame = frame[keep].rename(columns=CROSS_COLUMNS)
+    if "texts" in frame:
+        frame["texts"] = frame["texts"].astype(int)
+    frame.index.name = "tested on"
+    return frame.round(3)
+
+
 def mentions_synthetic(training_data: Mapping[str, object]) -> bool:
     """Whether the manifest says the models saw the synthetic corpus (so the UI can say so)."""
     return "synthetic" in json.dumps(training_data, default=str).lower()

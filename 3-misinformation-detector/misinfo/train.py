@@ -1,7 +1,7 @@
 """Training orchestration and the command line that produces an artifacts folder the Detector
 loads (the recipes live in :mod:`misinfo.recipes`, saving in :mod:`misinfo.artifacts`).
 
-    python -m misinfo.train --recipe quick|cpu|full|smoke --data liar:PATH|synthetic|isot --out DIR
+    python -m misinfo.train --recipe quick|cpu|full|smoke --data constraint:PATH|liar:PATH|... --out DIR
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from misinfo.artifacts import save_artifacts
+from misinfo.artifacts import save_artifacts, save_cross_scores
 from misinfo.cleaning import CleaningReport, clean_splits
 from misinfo.data import (
     SPEC_HELP,
@@ -72,6 +72,10 @@ class TrainOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     artifacts_dir: Path | None = None
     domain: DomainCheck | None = None  # the out-of-domain check, flag rates measured
+    # the test split as released (no row removed: comparable with published numbers) and the
+    # members' raw log-odds on it; the cleaned ``splits["test"]`` drops near-duplicates of train
+    whole_test: pd.DataFrame | None = None
+    z_whole_test: pd.DataFrame | None = None
 
     @property
     def ensemble(self) -> Ensemble:
@@ -87,31 +91,50 @@ class TrainOutcome:
         return self.ensembles[key]
 
     def y(self, split: str) -> np.ndarray:
-        """0/1 labels of a cleaned split."""
-        return self.splits[split]["label"].to_numpy().astype(int)
+        """0/1 labels of a cleaned split, or of ``test_whole`` (the test split as released)."""
+        frame = self._whole()[0] if split == "test_whole" else self.splits[split]
+        return frame["label"].to_numpy().astype(int)
+
+    def _whole(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self.whole_test is None or self.z_whole_test is None:
+            raise ValueError("this run kept no whole test split (fit_all was given none)")
+        return self.whole_test, self.z_whole_test
 
     def p_test(
-        self, calibrated: bool = True, members: Sequence[str] | None = None
+        self, calibrated: bool = True, members: Sequence[str] | None = None, split: str = "test"
     ) -> dict[str, np.ndarray]:
-        """Test-set p_fake per member and for the ensemble of ``members`` (None: all)."""
+        """p_fake per member and for the ensemble of ``members`` (None: all) on the cleaned
+        test split, or on ``test_whole``, the test split as released."""
+        z = self._whole()[1] if split == "test_whole" else self.z_test
         ensemble = self.ensemble_of(members)
         out = {}
         for m in ensemble.members:
             t = self.temperatures[m] if calibrated else 1.0
-            out[m] = apply_temperature(self.z_test[m].to_numpy(), t)
-        zc = np.column_stack(
-            [self.z_test[m].to_numpy() / self.temperatures[m] for m in ensemble.members]
-        )
+            out[m] = apply_temperature(z[m].to_numpy(), t)
+        zc = np.column_stack([z[m].to_numpy() / self.temperatures[m] for m in ensemble.members])
         if calibrated:
             out["ensemble"] = ensemble.p_fake(zc)
         else:
             out["ensemble"] = expit(ensemble.raw_log_odds(zc))
         return out
 
-    def evaluate(self, members: Sequence[str] | None = None) -> Evaluation:
+    def evaluate(self, members: Sequence[str] | None = None, split: str = "test") -> Evaluation:
         """Test metrics, calibration before/after, McNemar against each member, verdict, for
-        the ensemble of ``members`` (None: all; e.g. only the two transformers)."""
-        return evaluate(self.y("test"), self.p_test(True, members), self.p_test(False, members))
+        the ensemble of ``members`` (None: all; e.g. only the two transformers), on the
+        cleaned test split or on ``test_whole``."""
+        return evaluate(
+            self.y(split), self.p_test(True, members, split), self.p_test(False, members, split)
+        )
+
+    def results_by_split(self) -> dict[str, Any]:
+        """Test results under keys that name the split: ``test_whole`` (every released test
+        text: comparable with published numbers) and ``test_deduplicated`` (near-duplicates of
+        train/valid removed: what the models do on texts they have not seen)."""
+        out = {"test_deduplicated": self.evaluate().to_metrics() | {"n": len(self.y("test"))}}
+        if self.whole_test is not None:
+            whole = self.evaluate(split="test_whole").to_metrics()
+            out["test_whole"] = whole | {"n": len(self.whole_test)}
+        return out
 
     @property
     def transformer_members(self) -> list[str]:
@@ -161,21 +184,49 @@ def device_summary() -> str:
     )
 
 
+# The environment variable that holds each dataset's local folder (the notebook's parameters and
+# `make run DATA_DIR=...` set them); a recipe or OTHER_DATA naming one of these datasets by its
+# bare name reads it from there.
+DATA_ENV: dict[str, str] = {
+    "liar": "LIAR_PATH",
+    "constraint": "CONSTRAINT_PATH",
+    "isot": "ISOT_PATH",
+    "welfake": "WELFAKE_PATH",
+}
+_NEEDS_PATH = {
+    "liar": "LIAR's train.tsv, valid.tsv and test.tsv "
+    "(https://www.cs.ucsb.edu/~william/data/liar_dataset.zip)",
+    "constraint": "CONSTRAINT's train / valid / test CSVs "
+    "(https://github.com/diptamath/covid_fake_news, data/)",
+}
+
+
+def dataset_spec(data: str, paths: Mapping[str, str | None]) -> str:
+    """A dataset's ``--data`` spec: a bare name of a dataset kept in a local folder (``liar``,
+    ``constraint``) gets its folder from ``paths``; any other spec is returned as it is."""
+    if data not in _NEEDS_PATH:
+        return data
+    path = paths.get(data)
+    if not path:
+        raise ValueError(
+            f"the run needs {data.upper()}: set {DATA_ENV[data]} to the folder holding "
+            f"{_NEEDS_PATH[data]}, or change the recipe's data"
+        )
+    return f"{data}:{path}"
+
+
 def load_recipe_data(
-    recipe: Recipe, liar_path: str | None = None, isot_path: str | None = None
+    recipe: Recipe, paths: Mapping[str, str | None] | None = None
 ) -> tuple[Splits, str]:
-    """The recipe's dataset: LIAR from ``liar_path``, ISOT from a local copy of the hub dataset
-    (``isot_path``: a folder in the hub's layout) or the hub, or the synthetic corpus."""
-    if recipe.data == "isot" and isot_path:
-        return load_isot_hf(isot_path), f"ISOT from the local copy {Path(isot_path).name}"
-    if recipe.data == "liar":
-        if not liar_path:
-            raise ValueError(
-                "the cpu recipe trains on LIAR: set LIAR_PATH to the folder holding train.tsv, "
-                "valid.tsv and test.tsv (https://www.cs.ucsb.edu/~william/data/liar_dataset.zip)"
-            )
-        return load_data(f"liar:{liar_path}", seed=recipe.seed)
-    return load_data(recipe.data, seed=recipe.seed, synthetic_size=recipe.synthetic_size)
+    """The recipe's dataset, from the local folders in ``paths`` (dataset name -> folder, as
+    in ``DATA_ENV``): LIAR and CONSTRAINT need theirs; ISOT is read from a local copy of the
+    hub dataset (a folder in the hub's layout) when given, else downloaded."""
+    paths = paths or {}
+    if recipe.data == "isot" and paths.get("isot"):
+        isot = str(paths["isot"])
+        return load_isot_hf(isot), f"ISOT from the local copy {Path(isot).name}"
+    spec = dataset_spec(recipe.data, paths)
+    return load_data(spec, seed=recipe.seed, synthetic_size=recipe.synthetic_size)
 
 
 def _subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -304,11 +355,13 @@ def fit_all(
     progress: bool = False,
     log: Log | None = print,
     cleaning: CleaningReport | None = None,
+    whole_test: pd.DataFrame | None = None,
 ) -> TrainOutcome:
     """Clean (unless ``cleaning`` says the splits already are), fit every member, calibrate,
     fit ensembles for every member subset, evaluate on test, and (if ``out_dir``) save a
     verified artifacts folder. The recipe's models are checked first, so a model that cannot
-    be loaded fails the run before anything is fitted."""
+    be loaded fails the run before anything is fitted. The test split as released (the raw
+    ``splits["test"]``, or ``whole_test`` when the caller cleaned) is scored too."""
     check_recipe_models(recipe)
     if recipe.torch_threads and (recipe.transformers or recipe.domain_encoder):
         import torch
@@ -318,6 +371,7 @@ def fit_all(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if cleaning is None:
+        whole_test = splits["test"]
         cleaned, report = clean_splits(splits, near_threshold=recipe.near_threshold)
     else:  # already cleaned by the caller (the notebook shows the cleaning step on its own)
         cleaned, report = {k: v[["text", "label"]].copy() for k, v in splits.items()}, cleaning
@@ -326,6 +380,11 @@ def fit_all(
     say(f"cleaned: {report.rows_out} (from {report.rows_in})")
     texts = {k: v["text"].tolist() for k, v in cleaned.items()}
     y = {k: v["label"].to_numpy().astype(int) for k, v in cleaned.items()}
+    if whole_test is not None:
+        whole_test = pd.DataFrame(
+            {"text": whole_test["text"].astype(str), "label": whole_test["label"].astype(int)}
+        ).reset_index(drop=True)
+        texts["test_whole"] = whole_test["text"].tolist()
 
     t0 = time.perf_counter()
     feats = {k: text_features(v) for k, v in texts.items()}
@@ -368,6 +427,7 @@ def fit_all(
 
     t0 = time.perf_counter()
     z_valid, z_test = log_odds("valid"), log_odds("test")
+    z_whole = log_odds("test_whole") if whole_test is not None else None
     timings["predict_valid_test_s"] = time.perf_counter() - t0
     temperatures = {m: fit_temperature(z_valid[m].to_numpy(), y["valid"]) for m in members}
     zc_valid = pd.DataFrame({m: z_valid[m] / temperatures[m] for m in members})
@@ -396,6 +456,8 @@ def fit_all(
         ensembles,
         timings=timings,
         domain=domain,
+        whole_test=whole_test,
+        z_whole_test=z_whole,
     )
     p_raw = outcome.p_test(calibrated=False)
     for name, p in outcome.p_test(calibrated=True).items():
@@ -433,12 +495,16 @@ def dataset_name(spec: str) -> str:
     return spec.partition(":")[0]
 
 
-def load_other_data(spec: str | None, recipe: Recipe) -> dict[str, tuple[Splits, str]]:
-    """The further dataset of the cross-dataset matrix, by ``--data`` spec (None: none):
-    ``{name: (splits, description)}``. The synthetic corpus is drawn with the next seed, so it
-    is not the main synthetic corpus again (the same domain: smoke runs check the plumbing)."""
+def load_other_data(
+    spec: str | None, recipe: Recipe, paths: Mapping[str, str | None] | None = None
+) -> dict[str, tuple[Splits, str]]:
+    """The further dataset of the cross-dataset matrix, by ``--data`` spec or bare dataset name
+    read from ``paths`` (None: none): ``{name: (splits, description)}``. The synthetic corpus is
+    drawn with the next seed, so it is not the main synthetic corpus again (the same domain:
+    smoke runs check the plumbing)."""
     if not spec:
         return {}
+    spec = dataset_spec(spec, paths or {})
     name = dataset_name(spec)
     seed = recipe.seed + 1 if name == "synthetic" else recipe.seed
     splits, description = load_data(spec, seed=seed, synthetic_size=recipe.synthetic_size)
@@ -468,6 +534,25 @@ def outcomes_matrix(outcomes: Mapping[str, TrainOutcome]) -> CrossDatasetMatrix:
         {name: o.artifacts_dir for name, o in outcomes.items() if o.artifacts_dir is not None},
         {name: o.splits["test"] for name, o in outcomes.items()},
     )
+
+
+CROSS_SCORE_METRICS = ("n", "accuracy", "macro_f1", "weighted_f1", "roc_auc", "ece", "ood_flagged")
+
+
+def save_cross_dataset_scores(
+    matrix: CrossDatasetMatrix, outcomes: Mapping[str, TrainOutcome]
+) -> None:
+    """Keep, beside each saved model set, its ensemble's scores on every test split of the
+    matrix (in-domain and cross-dataset), so the app can show them when the set is picked."""
+    for trained_on, run in outcomes.items():
+        if run.artifacts_dir is None:
+            continue
+        rows = matrix.table.xs(("ensemble", trained_on), level=("model", "trained_on"))
+        scores = {
+            str(tested_on): {k: float(row[k]) for k in CROSS_SCORE_METRICS if k in row}
+            for tested_on, row in rows.iterrows()
+        }
+        save_cross_scores(run.artifacts_dir, scores)
 
 
 def train(

@@ -88,6 +88,33 @@ def test_sidebar_shows_models_metrics_training_data_and_limits(
     assert str(quick_models.parent) not in page  # the folder's name, not the server path
 
 
+def test_a_folder_of_model_sets_gets_a_picker_with_each_sets_data_and_scores(
+    quick_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from misinfo.artifacts import save_cross_scores
+
+    root = tmp_path / "sets"
+    for name in ("covid", "politics"):
+        shutil.copytree(quick_models, root / name)
+    save_cross_scores(root / "politics", {"politics": {"n": 40, "weighted_f1": 0.61}})
+    monkeypatch.setenv("MISINFO_MODELS_DIR", str(root))
+    at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
+    picker = at.sidebar.selectbox(key="model_set")
+    assert [o.split(":")[0] for o in picker.options] == ["covid", "politics"]
+    assert all("synthetic corpus" in o for o in picker.options)  # what each set learned from
+    assert "Folder “covid”" in "\n".join(texts(at.sidebar.text))
+    assert not any("each dataset" in t for t in texts(at.sidebar.subheader))
+    analyse(at, "The council met on Tuesday to discuss the budget.")
+    assert at.session_state["single"]
+    at.sidebar.selectbox(key="model_set").select(picker.options[1])
+    run(at)
+    assert "Folder “politics”" in "\n".join(texts(at.sidebar.text))
+    assert "single" not in at.session_state  # no result of the other set under this name
+    assert any("each dataset" in t for t in texts(at.sidebar.subheader))
+    scores = at.sidebar.dataframe[-1].value
+    assert scores.loc["politics", "wF1"] == pytest.approx(0.61)
+
+
 @pytest.fixture
 def own_models(quick_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the models that a test may change, with the app pointed at it."""

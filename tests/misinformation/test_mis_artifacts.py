@@ -331,3 +331,22 @@ def test_models_without_the_check_load_and_say_so(copy: Path, edit_manifest: Edi
     assert not det.has_domain_check
     with pytest.raises(ArtifactError, match=r"no out-of-domain check.*retrain"):
         det.domain_check(["any text"])
+
+
+def test_a_folder_of_model_sets_is_listed_and_loading_it_names_the_sets(
+    quick_models: Path, tmp_path: Path
+) -> None:
+    from misinfo.artifacts import load_cross_scores, model_sets, save_cross_scores
+
+    assert model_sets(quick_models) == {quick_models.name: quick_models}
+    assert model_sets(tmp_path / "missing") == {}
+    for name in ("liar", "constraint"):
+        shutil.copytree(quick_models, tmp_path / "models" / name)
+    (tmp_path / "models" / "notes").mkdir()  # a folder without a manifest is not a set
+    assert list(model_sets(tmp_path / "models")) == ["constraint", "liar"]
+    with pytest.raises(ArtifactError, match=r"holds 2 model sets \(constraint, liar\)"):
+        load_detector(tmp_path / "models", warm_up=False)
+    assert load_cross_scores(tmp_path / "models" / "liar") == {}
+    save_cross_scores(tmp_path / "models" / "liar", {"liar": {"n": 3, "accuracy": 0.5}})
+    assert load_cross_scores(tmp_path / "models" / "liar") == {"liar": {"n": 3.0, "accuracy": 0.5}}
+    load_detector(tmp_path / "models" / "liar", warm_up=False)  # the extra file is no member

@@ -163,6 +163,36 @@ def test_liar_missing_folder_says_how_to_fix(tmp_path: Path) -> None:
         load_liar(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("names", "text_column"),
+    [
+        (("train.csv", "valid.csv", "test.csv"), "text"),  # renamed copies
+        (("Constraint_Train.csv", "Constraint_Val.csv", "english_test_with_labels.csv"), "tweet"),
+    ],
+)
+def test_constraint_reads_the_official_release_and_renamed_copies(
+    tmp_path: Path, names: tuple[str, str, str], text_column: str
+) -> None:
+    for name in names:
+        (tmp_path / name).write_text(
+            f"id,{text_column},label\n1,Masks cut transmission,real\n2,5G spreads the virus,Fake\n"
+        )
+    splits, description = load_data(f"constraint:{tmp_path}")
+    assert description.startswith("CONSTRAINT 2021")
+    for split in ("train", "valid", "test"):
+        assert splits[split]["label"].tolist() == [labels.REAL, labels.FAKE]
+        assert splits[split]["text"].tolist()[1] == "5G spreads the virus"
+
+
+def test_constraint_refuses_labels_other_than_fake_and_real(tmp_path: Path) -> None:
+    for name in ("train.csv", "valid.csv", "test.csv"):
+        (tmp_path / name).write_text("id,text,label\n1,a post,real\n2,another post,1\n")
+    with pytest.raises(TabularError, match="neither fake nor real: '1'"):
+        load_data(f"constraint:{tmp_path}")
+    with pytest.raises(TabularError, match=r"Constraint_Train\.csv"):
+        load_data(f"constraint:{tmp_path / 'missing'}")
+
+
 def test_label_helpers() -> None:
     assert labels.LABEL_NAMES[labels.FAKE] == "fake"
     assert labels.liar_to_binary("Pants-Fire") == labels.FAKE

@@ -4,6 +4,7 @@ checks and analysis, the batch result for the page, its tables, and Markdown esc
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Any, ClassVar
 
@@ -231,3 +232,28 @@ def test_text_limit_and_transformer_note(stub_detector: Any) -> None:
     note = page.transformer_note(detector, 5_000)
     assert note is not None and "first 200 characters" in note and "5,000" in note
     assert page.transformer_note(stub_detector, 5_000) is None  # no transformer loaded
+
+
+def test_model_set_labels_say_what_the_set_was_trained_on(tmp_path: Any) -> None:
+    folder = tmp_path / "covid"
+    folder.mkdir()
+    description = "CONSTRAINT 2021 COVID-19 fake news " + "x" * 100
+    manifest = {"training_data": {"description": description}}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    label = page.model_set_label("covid", folder)
+    assert label.startswith("covid: CONSTRAINT 2021") and label.endswith("…")
+    assert len(label) <= len("covid: ") + 90
+    assert page.model_set_label("broken", tmp_path / "missing") == "broken"
+
+
+def test_cross_scores_become_a_sidebar_table() -> None:
+    assert page.cross_scores_frame({}) is None
+    frame = page.cross_scores_frame(
+        {
+            "constraint": {"n": 1975.0, "weighted_f1": 0.97123, "ood_flagged": 0.046},
+            "liar": {"n": 1276.0, "weighted_f1": 0.47, "ood_flagged": 0.901},
+        }
+    )
+    assert frame is not None and frame.index.name == "tested on"
+    assert list(frame.columns) == ["texts", "wF1", "flagged OOD"]
+    assert frame.loc["constraint", "texts"] == 1975 and frame.loc["constraint", "wF1"] == 0.971

@@ -4,6 +4,7 @@ errors a user meets before anything is fitted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from misinfo.data import synthetic_corpus
+from misinfo.data import synthetic_corpus, synthetic_splits
 from misinfo.recipes import TINY_BERT, TINY_DISTILBERT, recipe_for
-from misinfo.train import fit_all, load_recipe_data, main
+from misinfo.train import fit_all, load_other_data, load_recipe_data, main
 
 
 def write_hub_dataset(
@@ -110,7 +111,7 @@ def test_the_full_recipe_path_runs_at_tiny_scale(
 
     monkeypatch.setattr(TransformerClassifier, "_autocast", spy)
 
-    raw, description = load_recipe_data(recipe, isot_path=str(hub_copies["isot"]))
+    raw, description = load_recipe_data(recipe, {"isot": str(hub_copies["isot"])})
     assert set(raw) == {"train", "valid", "test"} and {"subject", "date"} <= set(raw["test"])
     assert raw["train"]["label"].mean() == pytest.approx(1 - isot_like(110, 1)["label"].mean())
     outcome = fit_all(raw, recipe, description, out_dir=tmp_path / "models", log=None)
@@ -213,7 +214,8 @@ def other_domain_splits(seed: int) -> dict[str, pd.DataFrame]:
 def test_the_cross_dataset_matrix_trains_on_each_dataset_and_tests_on_every_other(
     tmp_path: Path,
 ) -> None:
-    from misinfo.train import load_other_data, outcomes_matrix, train_each
+    from misinfo.artifacts import load_cross_scores, model_sets
+    from misinfo.train import outcomes_matrix, save_cross_dataset_scores, train_each
 
     recipe = recipe_for("quick")
     assert load_other_data(None, recipe) == {}
@@ -234,6 +236,15 @@ def test_the_cross_dataset_matrix_trains_on_each_dataset_and_tests_on_every_othe
     assert f1.loc["news", "news"] > 0.8  # the synthetic corpus is easy in-domain
     assert flagged.loc["news", "news"] <= 0.2 and flagged.loc["news", "kitchen-and-football"] == 1
     assert flagged.loc["kitchen-and-football", "news"] == 1
+    save_cross_dataset_scores(matrix, outcomes)
+    scores = load_cross_scores(tmp_path / "news")
+    assert set(scores) == {"news", "kitchen-and-football"}
+    assert scores["news"]["macro_f1"] == pytest.approx(f1.loc["news", "news"])
+    assert scores["kitchen-and-football"]["ood_flagged"] == 1
+    assert model_sets(tmp_path) == {
+        "kitchen-and-football": tmp_path / "kitchen-and-football",
+        "news": tmp_path / "news",
+    }
     with pytest.raises(ValueError, match="saved no models"):
         splits, description = datasets["news"]
         outcomes_matrix({"x": fit_all(splits, recipe, description, log=None)})
@@ -297,9 +308,11 @@ def test_the_command_line_trains_quick_models_and_reports_a_missing_model(
     assert not (tmp_path / "n").exists()
 
 
-def test_the_cpu_recipe_asks_for_liar_when_it_has_no_path() -> None:
-    with pytest.raises(ValueError, match="set LIAR_PATH"):
+def test_the_cpu_recipe_asks_for_its_data_folders_when_it_has_no_path() -> None:
+    with pytest.raises(ValueError, match="set CONSTRAINT_PATH to the folder"):
         load_recipe_data(recipe_for("cpu"))
+    with pytest.raises(ValueError, match="set LIAR_PATH to the folder"):
+        load_other_data("liar", recipe_for("cpu"), {"constraint": "/data/constraint"})
 
 
 @pytest.mark.parametrize(
@@ -323,3 +336,19 @@ def test_a_data_mistake_is_one_line_and_exit_code_2(
     assert code == 2 and says in err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "m").exists()  # nothing fitted, nothing written
+
+
+def test_results_are_reported_on_the_whole_and_the_deduplicated_test_split() -> None:
+    splits = synthetic_splits(n=300, seed=3)
+    test = splits["test"]
+    # three test texts that repeat training texts: the cleaning drops them, "whole" keeps them
+    splits["test"] = pd.concat([test, splits["train"].iloc[:3]], ignore_index=True)
+    outcome = fit_all(splits, recipe_for("quick"), "synthetic", log=None)
+    results = outcome.results_by_split()
+    assert results["test_whole"]["n"] == len(splits["test"])
+    assert results["test_deduplicated"]["n"] <= len(splits["test"]) - 3
+    whole = outcome.evaluate(split="test_whole")
+    assert whole.table.loc["ensemble", "n"] == len(splits["test"])
+    assert results["test_whole"]["test"] == whole.to_metrics()["test"]
+    with pytest.raises(ValueError, match="no whole test split"):
+        dataclasses.replace(outcome, whole_test=None).evaluate(split="test_whole")

@@ -280,6 +280,8 @@ def test_require_memory_names_the_need_the_limit_and_the_alternative(monkeypatch
     monkeypatch.undo()
     with pytest.raises(InsufficientMemoryError, match=r"X needs about 2\.0 GiB but only 1\.0 GiB"):
         require_memory(2 * GIB, "X", "do Y", available=GIB)
+    with pytest.raises(InsufficientMemoryError, match=r"X needs about 1\.5 GiB but only 2\.5 MiB"):
+        require_memory(1.5 * GIB, "X", "do Y", available=5 * 2**19)
     assert isinstance(InsufficientMemoryError("m"), MemoryError)
     assert (available_memory_bytes() or 1) > 0
 

@@ -2,9 +2,10 @@
 
 Each (size, model) runs in a fresh Python process, so one model's memory cannot inflate
 another's and a crash or a kill ends only that run. Peak memory is the peak resident set size
-(RSS) of each step: Linux's high-water mark, reset before the step through /proc/self/clear_refs
-and read with ``resource.getrusage`` (elsewhere: the process's peak so far). RSS, not tracemalloc,
-because the question is what the machine must hold, and ``implicit`` allocates outside Python.
+(RSS) of each step: Linux's high-water mark VmHWM, reset before the step through
+/proc/self/clear_refs (elsewhere ``resource.getrusage``'s peak so far, which on Linux also counts
+the parent's RSS at the moment it started the process). RSS, not tracemalloc, because the
+question is what the machine must hold, and ``implicit`` allocates outside Python.
 
 A run over ``--cap-s`` seconds is stopped and recorded as over the cap with the steps it finished;
 a bigger size is then not run (time grows at least in proportion to the interactions), nor is one
@@ -154,6 +155,11 @@ def _reset_peak_rss() -> bool:
 
 
 def _peak_rss_mib() -> float:
+    """This process's RSS high-water mark: VmHWM where /proc has it, else ``ru_maxrss``."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024**2 if sys.platform == "darwin" else peak / 1024  # bytes there, KiB here
 
@@ -177,7 +183,7 @@ def run_job(job: dict[str, Any]) -> None:
     from mlshared.ranking_metrics import ranking_report
     from recsys.comparison import compare_pair
     from recsys.evaluation import evaluable_users
-    from recsys.models.memory import InsufficientMemoryError
+    from recsys.models.memory import InsufficientMemoryError, available_memory_bytes
     from recsys.models.registry import make_model
 
     result_path, folder = Path(job["result"]), Path(job["data"])
@@ -187,8 +193,10 @@ def run_job(job: dict[str, Any]) -> None:
         relevance = sp.load_npz(folder / "relevance.npz").tocsr()
         users = evaluable_users(relevance)
     model = make_model(job["model"], pd.DataFrame())
-    model.memory_limit = job["memory_limit"]
-    record["model"] = repr(model)
+    if job["memory_limit"] is not None:  # a budget, but never more than the machine has free
+        free = available_memory_bytes()
+        model.memory_limit = job["memory_limit"] if free is None else min(job["memory_limit"], free)
+    record |= {"model": repr(model), "memory_limit": model.memory_limit}
     try:
         with _step(record, "fit", result_path):
             model.fit(train)
@@ -266,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     parser.add_argument("--cap-s", type=float, default=3600.0, help="time cap per (size, model)")
     parser.add_argument(
         "--memory-budget-gib", type=float, default=None,
-        help="each model's memory_limit (default: the memory the machine has available)",
+        help="cap on each model's memory_limit (default: the memory the machine has available)",
     )  # fmt: skip
     parser.add_argument("--note", default="", help="what the JSON should say about the machine")
     parser.add_argument("--out", type=Path, default=OUT / "bench_scale.json")
@@ -287,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
         workdir = args.workdir or Path(tmp)
         report = run_all(sizes, models, args.cap_s, budget, workdir, args.out, args.note)
     plot(report, args.out.with_suffix(".png"))
+    print(markdown_table(report))
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
     return args.out
 
@@ -311,8 +320,8 @@ def run_all(
         },
         "cap_s": cap_s,
         "memory_budget_bytes": budget,
-        "peak_memory": "peak RSS of each step, reset at the step's start (Linux clear_refs); "
-        "the process runs only that (size, model)",
+        "peak_memory": "peak RSS (VmHWM) of each step, reset at the step's start (Linux "
+        "clear_refs); the process runs only that (size, model)",
     }
     report: dict[str, Any] = {"sizes": {}, "runs": []}
     last: dict[str, dict[str, Any]] = {}
@@ -346,6 +355,39 @@ def run_all(
             context["machine"]["load_average_1m_at_end"] = os.getloadavg()[0]
             write_metrics_json(out, report, **context)
     return report
+
+
+def _seconds(value: float) -> str:
+    return "<0.01" if value < 0.005 else f"{value:.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The README's scale table: one row per (size, model), what stopped a run in its place."""
+    lines = [
+        "| interactions | model | fit (s) | score all users (s) | evaluate + compare (s) "
+        "| peak RSS (GiB) | NDCG@10 | NDCG@10 − reference [95% CI] |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["runs"]:
+        steps = r["steps"]
+        if r["status"] != "ok":
+            why = r.get("message", r["status"]).split(". ")[0]  # the refusal's first sentence
+            lines.append(f"| {r['size']} | {r['name']} | {why} | | | | | |")
+            continue
+        seconds = {name: _seconds(step["seconds"]) for name, step in steps.items()}
+        evaluate = steps["evaluate"]["seconds"] + steps.get("compare", {}).get("seconds", 0.0)
+        peak = max(step["peak_rss_mib"] for step in steps.values()) / 1024
+        c = r.get("comparison", {})
+        vs = (
+            f"{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] vs {c['reference']}"
+            if "diff" in c
+            else "–"
+        )
+        lines.append(
+            f"| {r['size']} | {r['name']} | {seconds['fit']} | {seconds['score']} | "
+            f"{_seconds(evaluate)} | {peak:.2f} | {r['metrics']['ndcg']:.3f} | {vs} |"
+        )
+    return "\n".join(lines)
 
 
 def plot(report: dict[str, Any], path: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -56,6 +57,23 @@ def test_tiny_run_times_every_step_and_records_the_guards_refusal(bench, tmp_pat
     assert "needs about 9.5 MiB but only 2.0 MiB" in item_knn["message"]
     assert "Use ALS or BPR" in item_knn["message"]
     assert out.with_suffix(".png").stat().st_size > 10_000
+    table = bench.markdown_table(report["metrics"]).splitlines()
+    assert len(table) == 2 + 3 and all(row.count("|") == 9 for row in table)
+    assert "| tiny | ItemKNN | ItemKNN builds five dense 500 x 500" in table[4]
+    assert table[3].startswith("| tiny | EASE |") and table[3].endswith("vs MostPopular |")
+
+
+def test_a_steps_peak_is_its_own_not_the_parents_at_spawn(bench):
+    """getrusage's ru_maxrss in a child starts at the parent's RSS when it spawned the child."""
+    parent = np.ones(400 * 2**20 // 8)  # 400 MiB resident here, in the parent
+    probe = (
+        "import importlib.util, sys; spec = importlib.util.spec_from_file_location('b', sys.argv[1]);"
+        "b = importlib.util.module_from_spec(spec); sys.modules['b'] = b;"
+        "spec.loader.exec_module(b); b._reset_peak_rss(); print(b._peak_rss_mib())"
+    )
+    child = subprocess.run([sys.executable, "-c", probe, str(SCRIPT)], capture_output=True,
+                           text=True, check=True)  # fmt: skip
+    assert parent.sum() > 0 and 10 < float(child.stdout) < 300
 
 
 def test_a_run_over_the_cap_is_stopped_and_a_crash_is_recorded(bench, tmp_path):

@@ -8,12 +8,13 @@ the (b + 1) / (B + 1) p-value, which never reports an impossible p = 0.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
@@ -89,24 +90,58 @@ def bootstrap_ci(
     BCa by default: it corrects the bias and skew that per-user ranking metrics have.
     Constant data gives a zero-width interval instead of SciPy's NaN. Resamples are drawn in
     batches of ``RESAMPLE_BATCH_ELEMENTS // n`` (same result as one batch, bounded memory).
+    The BCa interval of the mean takes SciPy's resamples and a closed-form jackknife
+    (:func:`_bca_of_the_mean`): the same interval in time linear in n.
     """
     v = _vector(values, "values")
     estimate = float(statistic(v))
     if v.size < 2 or np.all(v == v[0]):
         return ConfidenceInterval(estimate, estimate, estimate, confidence)
+    closed_form = method == "BCa" and statistic is np.mean
     result = stats.bootstrap(
         (v,),
         statistic,
         confidence_level=confidence,
         n_resamples=n_resamples,
-        method=method,
+        method="percentile" if closed_form else method,  # the same resamples either way
         rng=np.random.default_rng(seed),
         batch=max(1, RESAMPLE_BATCH_ELEMENTS // v.size),
         vectorized=statistic in (np.mean, np.median),
         **({"axis": -1} if statistic in (np.mean, np.median) else {}),
     )
-    low, high = result.confidence_interval
+    if closed_form:
+        low, high = _bca_of_the_mean(v, result.bootstrap_distribution, confidence)
+    else:
+        low, high = result.confidence_interval
     return ConfidenceInterval(estimate, float(low), float(high), confidence)
+
+
+def _bca_of_the_mean(
+    values: np.ndarray, bootstrap_means: np.ndarray, confidence: float
+) -> tuple[float, float]:
+    """SciPy's BCa interval (Efron & Tibshirani 1993, 14.3) of the mean, jackknife in closed form.
+
+    SciPy recomputes the statistic on all n leave-one-out samples, n x (n - 1) values: time
+    quadratic in the users, the slowest step of an evaluation at scale. For the mean, leave-one-out
+    values are (sum - v_i) / (n - 1), so the acceleration is sum(d^3) / (6 sum(d^2)^1.5) with
+    d = v - mean.
+    """
+    mean = values.mean()
+    below = np.count_nonzero(bootstrap_means < mean) + np.count_nonzero(bootstrap_means <= mean)
+    z0 = special.ndtri(below / (2 * bootstrap_means.size))  # SciPy's "mean" percentile of score
+    d = values - mean
+    accel = np.sum(d**3) / (6 * np.sum(d**2) ** 1.5)
+    z = z0 + special.ndtri((1 - confidence) / 2) * np.array([1.0, -1.0])
+    with np.errstate(invalid="ignore"):  # an infinite z0 gives NaN levels, reported below
+        levels = special.ndtr(z0 + z / (1 - accel * z))
+    if not np.all(np.isfinite(levels)):  # every resample on one side of the mean
+        warnings.warn(
+            stats.DegenerateDataWarning("the BCa interval is undefined: degenerate resamples"),
+            stacklevel=3,
+        )
+        return np.nan, np.nan
+    low, high = np.quantile(bootstrap_means, levels)
+    return float(low), float(high)
 
 
 def paired_bootstrap_ci(

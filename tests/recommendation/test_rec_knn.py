@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
-from recsys.models import RP3beta, UserKNN
+from recsys.models import RP3beta, UserKNN, base
 from recsys.models.knn import keep_row_top_k
 
 
@@ -19,7 +20,9 @@ def test_keep_row_top_k_matches_a_loop():
     np.testing.assert_array_equal(got, expected)
 
 
-def test_user_knn_without_pruning_matches_the_loop_formula(two_blocks):
+@pytest.mark.parametrize("budget", [1 << 22, 120], ids=["one block", "blocks of 3 users"])
+def test_user_knn_without_pruning_matches_the_loop_formula(budget, two_blocks, monkeypatch):
+    monkeypatch.setattr(base, "SCORE_BATCH_ELEMENTS", budget)  # 120 // 40 users: 3 per block
     train = two_blocks(seed=1)
     x = (train.toarray() > 0).astype(float)
     n_users, n_items = x.shape

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recsys.data import synthetic_movielens
 from recsys.models import (
     BPR,
     EASE,
@@ -38,6 +39,7 @@ from recsys.models.memory import (
     require_memory,
 )
 from recsys.models.mf import _solve_side
+from recsys.models.registry import MODEL_NAMES, make_model
 
 
 def _csr(rows):
@@ -85,20 +87,26 @@ def test_top_k_selection_equals_a_full_sort_ties_included(seed, shape, k, levels
     )
 
 
-def test_recommend_batches_give_the_same_lists_in_bounded_memory(monkeypatch):
-    n_users, n_items = 4_000, 1_000
-    train = sp.random(n_users, n_items, density=0.02, random_state=3, format="csr")
-    model = MostPopular().fit(train)
-    whole = model.recommend(np.arange(n_users), 10, exclude=train, batch_size=n_users)
-    monkeypatch.setattr(base, "SCORE_BATCH_ELEMENTS", 1 << 18)
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_recommend_holds_one_batch_of_scores_whatever_the_model(name, monkeypatch):
+    """Batched lists equal one big batch, in at most 48 bytes per batch score (the stated bound).
+
+    More users than items: UserKNN's similarities (batch x users) are the widest block.
+    """
+    data = synthetic_movielens(1_500, 200, seed=3)
+    train, users = data.rating_matrix(), np.arange(data.n_users)
+    params = {"iterations": 2} if name in {"ALS", "BPR", "ImplicitBPR", "ExplicitMF"} else {}
+    model = make_model(name, data.items, **params).fit(train)
+    whole = model.recommend(users, 10, exclude=train, batch_size=users.size)
+    monkeypatch.setattr(base, "SCORE_BATCH_ELEMENTS", 1 << 15)  # 163 users per batch
     tracemalloc.start()
     try:
-        batched = model.recommend(np.arange(n_users), 10, exclude=train)
+        batched = model.recommend(users, 10, exclude=train)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     np.testing.assert_array_equal(batched, whole)
-    assert peak < (1 << 18) * 48 + whole.nbytes < n_users * n_items * 8  # not one full sort
+    assert peak - batched.nbytes < 48 * base.SCORE_BATCH_ELEMENTS < 8 * users.size * 200
 
 
 def test_most_popular_ranks_by_count():
@@ -272,6 +280,8 @@ def test_require_memory_names_the_need_the_limit_and_the_alternative(monkeypatch
     monkeypatch.undo()
     with pytest.raises(InsufficientMemoryError, match=r"X needs about 2\.0 GiB but only 1\.0 GiB"):
         require_memory(2 * GIB, "X", "do Y", available=GIB)
+    with pytest.raises(InsufficientMemoryError, match=r"X needs about 1\.5 GiB but only 2\.5 MiB"):
+        require_memory(1.5 * GIB, "X", "do Y", available=5 * 2**19)
     assert isinstance(InsufficientMemoryError("m"), MemoryError)
     assert (available_memory_bytes() or 1) > 0
 

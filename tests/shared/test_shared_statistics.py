@@ -50,6 +50,44 @@ def test_bootstrap_ci_matches_scipy(method: str) -> None:
     assert ci.low < ci.estimate < ci.high
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(3, 400),
+    skew=st.sampled_from(["exponential", "binary", "beta"]),
+    confidence=st.sampled_from([0.8, 0.9, 0.95, 0.99]),
+)
+def test_bca_of_the_mean_is_scipys_bca_without_its_jackknife(seed, n, skew, confidence) -> None:
+    """The closed-form jackknife gives SciPy's BCa interval; SciPy's n x (n - 1) one never runs."""
+    rng = np.random.default_rng(seed)
+    values = {
+        "exponential": rng.exponential(size=n),
+        "binary": (rng.random(n) < 0.15).astype(float),  # hit rates: heavily skewed
+        "beta": rng.beta(0.5, 3.0, size=n),
+    }[skew]
+    if np.all(values == values[0]):
+        return  # constant data has its own zero-width rule
+    ref = stats.bootstrap(
+        (values,), np.mean, confidence_level=confidence, n_resamples=999, method="BCa",
+        rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    with mock.patch(
+        "scipy.stats._resampling._jackknife_resample", side_effect=AssertionError("jackknife")
+    ):
+        ci = ms.bootstrap_ci(values, confidence=confidence, n_resamples=999, seed=seed)
+    np.testing.assert_allclose(
+        [ci.low, ci.high], [ref.confidence_interval.low, ref.confidence_interval.high],
+        rtol=1e-12, atol=1e-14,
+    )  # fmt: skip
+
+
+def test_bca_of_the_mean_is_nan_with_a_warning_when_resamples_are_degenerate() -> None:
+    """Both resamples of [0, 1] (seed 4) are [1, 1]: z0 is infinite, as in SciPy (NaN, warning)."""
+    with pytest.warns(stats.DegenerateDataWarning, match="BCa interval is undefined"):
+        ci = ms.bootstrap_ci([0.0, 1.0], n_resamples=2, seed=4)
+    assert np.isnan(ci.low) and np.isnan(ci.high) and ci.estimate == 0.5
+
+
 def test_bootstrap_ci_non_vectorised_statistic() -> None:
     values = np.random.default_rng(1).normal(size=50)
 

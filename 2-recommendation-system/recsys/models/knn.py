@@ -12,6 +12,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.models import base
 from recsys.models.base import Recommender, binarize, cooccurrence
 from recsys.models.memory import ITEM_ITEM_ALTERNATIVE
 
@@ -68,7 +69,9 @@ class ItemKNN(Recommender):
 class UserKNN(Recommender):
     """score(u, i) = sum over u's k most similar users v of sim(u, v) x_vi (cosine, shrunk).
 
-    Similarities are computed per batch of scored users, never as a users x users matrix.
+    Similarities are computed for blocks of at most ``SCORE_BATCH_ELEMENTS`` (scored user, user)
+    pairs, never as a users x users matrix: a batch that ``recommend`` sized by the items would
+    otherwise hold batch x users similarities, more than its scores when users outnumber items.
     """
 
     name = "UserKNN"
@@ -84,11 +87,17 @@ class UserKNN(Recommender):
 
     def score(self, users: np.ndarray) -> np.ndarray:
         users = np.asarray(users)
+        step = max(1, base.SCORE_BATCH_ELEMENTS // self.train_.shape[0])
+        blocks = [self._neighbours(users[s : s + step]) for s in range(0, users.size, step)]
+        neighbours = sp.vstack(blocks) if blocks else sp.csr_matrix((0, self.train_.shape[0]))
+        return np.asarray((neighbours @ self.train_).todense())
+
+    def _neighbours(self, users: np.ndarray) -> sp.csr_matrix:
+        """Each user's k most similar other users, as a sparse (len(users), n_users) row block."""
         sim = (self.train_[users] @ self.train_t_).toarray()
         sim /= self.norms_[users, None] * self.norms_[None, :] + self.shrinkage + 1e-12
         sim[np.arange(users.size), users] = 0.0  # a user is not their own neighbour
-        neighbours = keep_row_top_k(sim, self.k)
-        return np.asarray((neighbours @ self.train_).todense())
+        return keep_row_top_k(sim, self.k)
 
 
 class RP3beta(Recommender):

@@ -50,7 +50,12 @@ def require_memory(
     limit = available_memory_bytes() if available is None else available
     if limit is not None and need_bytes > limit:
         raise InsufficientMemoryError(
-            f"{what} needs about {need_bytes / GIB:.1f} GiB but only {limit / GIB:.1f} GiB of "
-            f"memory is available. {alternative} (To allow it anyway, set the model's "
-            "memory_limit to the bytes you know are free.)"
+            f"{what} needs about {_size(need_bytes)} but only {_size(limit)} of memory is "
+            f"available. {alternative} (To allow it anyway, set the model's memory_limit to the "
+            "bytes you know are free.)"
         )
+
+
+def _size(n_bytes: float) -> str:
+    """GiB to one decimal, MiB below one GiB (a small limit would otherwise read "0.0 GiB")."""
+    return f"{n_bytes / GIB:.1f} GiB" if n_bytes >= GIB else f"{n_bytes / 1024**2:.1f} MiB"

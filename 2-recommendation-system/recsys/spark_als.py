@@ -22,8 +22,11 @@ parameters and maps them:
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -49,6 +52,7 @@ SPARK_METRICS: dict[str, SparkMetric] = {
     "ndcg": "ndcgAtK",
     "map": "meanAveragePrecisionAtK",
 }
+CHECKPOINT_INTERVAL = 10  # ALS iterations between checkpoints (Spark's default)
 
 
 class SparkUnavailableError(ImportError):
@@ -84,9 +88,13 @@ def local_session(
     """A local-mode session sized for one machine: no web UI, few shuffle partitions.
 
     Spark's default of 200 shuffle partitions turns a small job into hundreds of tiny tasks;
-    ``driver_memory`` only applies when this call starts the JVM (local mode runs in it).
+    ``driver_memory`` only applies when this call starts the JVM (local mode runs in it). Python
+    workers run this interpreter unless PYSPARK_PYTHON says otherwise: Spark's default, the
+    ``python3`` on PATH, may be another Python version, which Spark refuses. A temporary
+    checkpoint directory (removed at exit) lets ALS cut its lineage (see ``SparkALS.fit``).
     """
     require_spark()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     builder = (
@@ -96,11 +104,16 @@ def local_session(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.driver.memory", driver_memory)
+        .config("spark.cleaner.referenceTracking.cleanCheckpoints", "true")
     )
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    if spark.sparkContext.getCheckpointDir() is None:
+        checkpoints = tempfile.mkdtemp(prefix="recsys-spark-checkpoints-")
+        atexit.register(shutil.rmtree, checkpoints, ignore_errors=True)
+        spark.sparkContext.setCheckpointDir(checkpoints)
     return spark
 
 
@@ -178,14 +191,29 @@ class SparkALS(Recommender):
             "seed": self.seed,
             "numUserBlocks": self.blocks,
             "numItemBlocks": self.blocks,
+            "checkpointInterval": CHECKPOINT_INTERVAL,
             "userCol": "user",
             "itemCol": "item",
             "ratingCol": "rating",
         }
 
     def fit(self, train: sp.csr_matrix) -> Self:
+        """Fit in Spark, then collect the factors to the driver.
+
+        Spark's lineage grows with every iteration; past ``CHECKPOINT_INTERVAL`` later jobs on the
+        model fail with a StackOverflowError unless ALS can checkpoint, so a session without a
+        checkpoint directory is refused up front for longer fits.
+        """
         spark = active_session()
         from pyspark.ml.recommendation import ALS
+
+        if self.iterations > CHECKPOINT_INTERVAL and spark.sparkContext.getCheckpointDir() is None:
+            raise ValueError(
+                f"{self.iterations} ALS iterations need a Spark checkpoint directory (without one, "
+                "jobs on the model fail with StackOverflowError): call "
+                "spark.sparkContext.setCheckpointDir(path), a path every node can reach, or start "
+                "the session with recsys.spark_als.local_session()"
+            )
 
         x = binarize(train)
         frame = interactions_frame(spark, x).cache()

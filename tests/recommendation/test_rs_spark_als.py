@@ -107,6 +107,13 @@ def test_parameters_map_to_spark_definitions():
         SparkALS(alpha=0.5)
 
 
+def test_long_fits_need_a_checkpoint_directory(spark, monkeypatch):
+    assert spark.sparkContext.getCheckpointDir()  # local_session sets a temporary one
+    monkeypatch.setattr(type(spark.sparkContext), "getCheckpointDir", lambda self: None)
+    with pytest.raises(ValueError, match=r"checkpoint directory.*setCheckpointDir"):
+        SparkALS(iterations=11).fit(sp.csr_matrix(np.eye(3)))
+
+
 # --- Spark's ranking metrics against mlshared's ---
 
 

@@ -13,8 +13,12 @@ PROJECTS := $(sort $(wildcard [0-9]-*))
 NOTEBOOKS := $(sort $(wildcard [0-9]-*/*.ipynb))
 BENCHMARKS := $(sort $(wildcard [0-9]-*/benchmarks/bench_*.py))
 # Each project folder is a package (its pyproject.toml), installed editable with its extras:
-# a project with requirements-app.txt gets its [app] extra too.
-PROJECT_INSTALLS := $(foreach p,$(PROJECTS),-e ./$(p)$(if $(wildcard $(p)/requirements-app.txt),[app]))
+# every requirements-<extra>.txt beside its requirements.txt is one ([app], [spark]).
+comma := ,
+space := $(subst ,, )
+extras_of = $(subst $(space),$(comma),$(patsubst $(1)/requirements-%.txt,%,$(wildcard $(1)/requirements-*.txt)))
+install_project = -e ./$(1)$(if $(call extras_of,$(1)),[$(call extras_of,$(1))])
+PROJECT_INSTALLS := $(foreach p,$(PROJECTS),$(call install_project,$(p)))
 # Folders the type checker reads: the shared package and every project's package.
 PACKAGE_DIRS := shared/mlshared $(sort $(patsubst %/__init__.py,%,$(wildcard [0-9]-*/*/__init__.py)))
 # `make run DATA_DIR=/path/to/data` maps a folder laid out like the README's "Local data" table
@@ -69,9 +73,9 @@ setup-colab:  ## two more environments with Colab's package versions, for make t
 	$(COLAB313)/bin/python -m pip install --quiet --upgrade pip
 	$(COLAB311)/bin/python -m pip install --quiet --upgrade pip
 	$(COLAB313)/bin/python -m pip install --quiet -c $(COLAB_PINS) -r tests/requirements.txt -e shared \
-		$(foreach p,$(COLAB313_PROJECTS),-e ./$(p)$(if $(wildcard $(p)/requirements-app.txt),[app]))
+		$(foreach p,$(COLAB313_PROJECTS),$(call install_project,$(p)))
 	$(COLAB311)/bin/python -m pip install --quiet -c $(COLAB_PINS) -r tests/requirements.txt -e shared \
-		$(foreach p,$(COLAB311_PROJECTS),-e ./$(p)$(if $(wildcard $(p)/requirements-app.txt),[app]))
+		$(foreach p,$(COLAB311_PROJECTS),$(call install_project,$(p)))
 
 test-colab:  ## unit tests and smoke notebooks under Colab's versions (run make setup-colab first)
 	$(call SMOKE_PYTEST,$(COLAB313)) $(COLAB313_TESTS) $(COLAB313_PROJECTS)

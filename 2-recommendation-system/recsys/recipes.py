@@ -13,7 +13,7 @@ from typing import Any
 
 from mlshared.run import pick_recipe
 from recsys.data import LOADERS
-from recsys.models.registry import MODEL_NAMES
+from recsys.models.registry import MODEL_NAMES, OPTIONAL_MODELS
 
 # Validation grids of the full recipe (smoke keeps one point per model for speed).
 GRIDS: dict[str, dict[str, list[Any]]] = {
@@ -78,9 +78,10 @@ class Recipe:
             raise ValueError(
                 f"unknown dataset {self.dataset!r}; choose from synthetic, {', '.join(LOADERS)}"
             )
-        unknown = [m for m in (*self.models, *self.cold_models) if m not in MODEL_NAMES]
+        known = (*MODEL_NAMES, *OPTIONAL_MODELS)
+        unknown = [m for m in (*self.models, *self.cold_models) if m not in known]
         if unknown:
-            raise ValueError(f"unknown models {unknown}; choose from {', '.join(MODEL_NAMES)}")
+            raise ValueError(f"unknown models {unknown}; choose from {', '.join(known)}")
         ungridded = [m for m in self.models if m not in self.grids]
         if ungridded:
             raise ValueError(f"models {ungridded} have no entry in grids (use {{}} for none)")

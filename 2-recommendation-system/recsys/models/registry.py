@@ -14,6 +14,7 @@ from recsys.models.ease import EASE
 from recsys.models.hybrid import Hybrid
 from recsys.models.mf import ExplicitMF, ImplicitALS, ImplicitBPR
 from recsys.models.knn import ItemKNN, RP3beta, UserKNN
+from recsys.spark_als import SparkALS
 
 # Built from their parameters alone; ContentTFIDF and Hybrid also need the item table.
 _BY_PARAMS: dict[str, type[Recommender]] = {
@@ -29,16 +30,20 @@ _BY_PARAMS: dict[str, type[Recommender]] = {
     "ExplicitMF": ExplicitMF,
 }
 MODEL_NAMES = (*_BY_PARAMS, "ContentTFIDF", "Hybrid")
+# Built by name but left out of the default recipe: they need an optional extra (pyspark + Java).
+OPTIONAL_MODELS: dict[str, type[Recommender]] = {"SparkALS": SparkALS}
 
 
 def make_model(
     name: str, items: pd.DataFrame, ease: EASE | None = None, **params: Any
 ) -> Recommender:
     """An unfitted model; the hybrid blends ``ease`` (shared, fitted once per dataset) and content."""
-    if name in _BY_PARAMS:
-        return _BY_PARAMS[name](**params)
+    by_params = _BY_PARAMS | OPTIONAL_MODELS
+    if name in by_params:
+        return by_params[name](**params)
     if name == "ContentTFIDF":
         return ContentTFIDF(items, **params)
     if name == "Hybrid":
         return Hybrid(ease or EASE(), ContentTFIDF(items), **params)
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    known = ", ".join((*MODEL_NAMES, *OPTIONAL_MODELS))
+    raise ValueError(f"unknown model {name!r}; choose from {known}")

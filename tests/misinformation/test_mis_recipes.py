@@ -30,7 +30,7 @@ def test_every_run_mode_has_a_recipe_named_after_it() -> None:
 def test_recipe_for_applies_overrides_and_leaves_the_table_alone() -> None:
     r = recipe_for("cpu", epochs=3, max_train=500)
     assert (r.name, r.epochs, r.max_train) == ("cpu", 3, 500)
-    assert RECIPES["cpu"].epochs == 1 and RECIPES["cpu"].max_train is None
+    assert RECIPES["cpu"].epochs == 2 and RECIPES["cpu"].max_train is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.epochs = 5  # type: ignore[misc]
 
@@ -52,7 +52,9 @@ def test_the_modes_differ_where_they_should() -> None:
     smoke, quick, cpu, full = (RECIPES[m] for m in ("smoke", "quick", "cpu", "full"))
     assert set(smoke.transformers.values()) <= set(TINY_MODELS) and smoke.data == "synthetic"
     assert quick.transformers == {} and quick.data == "synthetic"
-    assert cpu.data == "liar" and list(cpu.transformers) == ["minilm"]
+    assert (cpu.data, cpu.other_data) == ("constraint", "liar") and list(cpu.transformers) == [
+        "minilm"
+    ]
     assert cpu.students == {"minilm_l3": "minilm"}  # two transformers of different depth
     # no hub access needed: the MiniLM of `make setup`, unless TRANSFORMER_MODEL names another
     assert cpu.transformers["minilm"] == (os.environ.get("TRANSFORMER_MODEL") or OFFLINE_MINILM)

@@ -298,6 +298,9 @@ def test_the_command_line_trains_quick_models_and_reports_a_missing_model(
     assert main(["--recipe", "quick", "--out", str(tmp_path / "m"), "--quiet"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["artifacts"] == str(tmp_path / "m") and "ensemble" in summary["test_metrics"]
+    assert (
+        summary["test_whole_metrics"]["ensemble"]["n"] >= summary["test_metrics"]["ensemble"]["n"]
+    )
     assert load_detector(tmp_path / "m", warm_up=False).manifest.recipe["name"] == "quick"
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)

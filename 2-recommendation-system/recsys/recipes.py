@@ -30,10 +30,11 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
         "regularization": [0.01],
         "iterations": [100, 200],
     },
-    "ImplicitBPR": {
-        "factors": [32, 64],
+    "ImplicitBPR": {  # its epochs tuned too: implicit's BPR degrades with more of them
+        "factors": [64],
         "learning_rate": [0.01, 0.05],
         "regularization": [0.001, 0.01],
+        "iterations": [25, 50, 100],
     },
     "ExplicitMF": {"factors": [16, 32], "l2": [0.05, 0.1, 0.2, 0.4]},
     "ContentTFIDF": {"genre_weight": [1, 2, 4]},
@@ -58,6 +59,16 @@ class Recipe:
     grids: Grids = field(default_factory=lambda: {n: dict(g) for n, g in GRIDS.items()})
     # What each model is tuned for on validation (ranking models: NDCG@k; explicit MF: RMSE).
     tuning_metric: Mapping[str, str] = field(default_factory=lambda: {"ExplicitMF": "rmse"})
+    # Hard bounds of a parameter: an optimum on one is not reported as a grid edge.
+    grid_limits: Mapping[str, Mapping[str, tuple[float, float]]] = field(
+        default_factory=lambda: {"Hybrid": {"cf_weight": (0.0, 1.0)}}
+    )
+    # Robustness: the comparison repeated on per-user random splits with these seeds (the main
+    # split's seed among them is reused, not refitted), plus a temporal split if asked; the
+    # parameters tuned on the main split are reused unless retune_per_split.
+    split_seeds: tuple[int, ...] = (42, 43, 44, 45, 46)
+    temporal_split: bool = True
+    retune_per_split: bool = False
     n_permutations: int = 10_000
     n_bootstrap: int = 10_000
     synthetic_users: int = 300
@@ -72,7 +83,7 @@ class Recipe:
     aa_max_looks: int = 50
 
     def __post_init__(self) -> None:
-        for name in ("models", "cold_models"):  # OVERRIDES may give lists
+        for name in ("models", "cold_models", "split_seeds"):  # OVERRIDES may give lists
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.dataset not in ("synthetic", *LOADERS):
             raise ValueError(
@@ -81,6 +92,13 @@ class Recipe:
         unknown = [m for m in (*self.models, *self.cold_models) if m not in MODEL_NAMES]
         if unknown:
             raise ValueError(f"unknown models {unknown}; choose from {', '.join(MODEL_NAMES)}")
+        if len(set(self.split_seeds)) < len(self.split_seeds):
+            raise ValueError(f"split_seeds repeats a seed: {self.split_seeds}")
+        if len(self.split_seeds) + self.temporal_split < 2:
+            raise ValueError(
+                "robustness needs at least two splits: give two or more distinct split_seeds, "
+                "or one and temporal_split=True"
+            )
         ungridded = [m for m in self.models if m not in self.grids]
         if ungridded:
             raise ValueError(f"models {ungridded} have no entry in grids (use {{}} for none)")
@@ -112,6 +130,7 @@ SMOKE = Recipe(
             "iterations": [30],
         },
     },
+    split_seeds=(42, 43),
     n_permutations=2_000,
     n_bootstrap=2_000,
     ab_visitors=5_000,

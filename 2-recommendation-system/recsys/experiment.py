@@ -149,6 +149,9 @@ class OfflineExperiment:
             "best_params": self.best_params,
             "validation_ndcg": self.validation_scores,
             "grid_edges": self.grid_edges,
+            "tuning_grids": {
+                name: table.to_dict(orient="records") for name, table in self.tuning_tables.items()
+            },
             "test": self.table.reset_index().to_dict(orient="records"),
         }
 

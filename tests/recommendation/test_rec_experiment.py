@@ -78,8 +78,16 @@ def test_experiment_reports_itself_as_json(small_experiment, tmp_path):
     exp = small_experiment
     path = write_metrics_json(tmp_path / "m.json", exp.to_metrics())
     payload = json.loads(path.read_text())["metrics"]
-    assert set(payload) == {"protocol", "best_params", "validation_ndcg", "grid_edges", "test"}
-    assert set(payload["grid_edges"]) == set(exp.recipe.models)
+    assert set(payload) == {
+        "protocol",
+        "best_params",
+        "validation_ndcg",
+        "grid_edges",
+        "tuning_grids",
+        "test",
+    }
+    assert set(payload["grid_edges"]) == set(payload["tuning_grids"]) == set(exp.recipe.models)
+    assert payload["tuning_grids"]["EASE"][0]["ndcg"] == exp.tuning_tables["EASE"]["ndcg"][0]
     assert [row["model"] for row in payload["test"]] == exp.table.index.tolist()
     assert payload["protocol"]["k"] == 10
     assert exp.tuning_summary().index.tolist() == list(exp.recipe.models)

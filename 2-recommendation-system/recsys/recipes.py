@@ -42,8 +42,7 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
         "regularization": [0.0001, 0.001, 0.01],
         "iterations": [25, 50, 100, 200],
     },
-    # 128 factors: 0.0006 lower validation RMSE than 64 for 5-7 minutes a fit on 2 shared cores
-    # (a cpu run took 68 minutes, 52 of them such fits); the edge at 64 is reported instead.
+    # Not 128 factors: a negligible RMSE gain for most of a cpu run's time (README, "Tuning").
     "ExplicitMF": {"factors": [16, 32, 64], "l2": [0.05, 0.1, 0.2, 0.4]},
     "ContentTFIDF": {"genre_weight": [1, 2, 4, 8]},
     "Hybrid": {"cf_weight": [0.7, 0.85, 0.95, 1.0], "beta": [0.1, 0.5, 2.0, 10.0]},

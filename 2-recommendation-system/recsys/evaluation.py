@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.metrics import ndcg_score
 
 from mlshared.ranking_metrics import (
     catalogue_coverage,
@@ -113,3 +114,35 @@ def results_table(
         row |= {"coverage": r.coverage, "fit_s": r.fit_seconds, "rmse": r.extra.get("rmse", np.nan)}
         rows.append(row)
     return pd.DataFrame(rows).set_index("model").sort_values(metrics[0], ascending=False)
+
+
+def sklearn_ndcg(
+    recs: np.ndarray, relevance: sp.csr_matrix, k: int, batch_rows: int = 1024
+) -> tuple[float, np.ndarray]:
+    """Mean binary-gain NDCG@k of these lists by scikit-learn's ``ndcg_score``, and the rows used.
+
+    An independent computation to check ``ranking_report`` on a real run's own lists: listed
+    items get scores k, k-1, ..., 1 and every other item 0, so scikit-learn's top k are exactly
+    the list. Rows shorter than k (``-1`` padding) are left out (mask False): scikit-learn would
+    fill their empty slots from the unlisted items.
+    """
+    recs = np.asarray(recs)
+    full = np.all(recs >= 0, axis=1)
+    rows = np.flatnonzero(full)
+    if rows.size == 0:
+        raise ValueError("no list has k items; scikit-learn's NDCG cannot check padded lists")
+    scores = np.arange(recs.shape[1], 0, -1, dtype=float)
+    total = 0.0
+    for start in range(0, rows.size, batch_rows):
+        batch = rows[start : start + batch_rows]
+        y_score = np.zeros((batch.size, relevance.shape[1]))
+        np.put_along_axis(y_score, recs[batch], scores[None, :], axis=1)
+        y_true = (relevance[batch].toarray() > 0).astype(float)
+        total += ndcg_score(y_true, y_score, k=k) * batch.size
+    return total / rows.size, full
+
+
+def seen_in_lists(recs: np.ndarray, seen: sp.csr_matrix) -> int:
+    """How many listed items the row's user already has in ``seen`` (should be 0 for train)."""
+    rows, cols = np.nonzero(np.asarray(recs) >= 0)
+    return int(np.count_nonzero(sp.csr_matrix(seen)[rows, np.asarray(recs)[rows, cols]]))

@@ -6,15 +6,24 @@ Kept out of the notebook so the notebook narrates and plots while this stays tes
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recsys.comparison import ModelComparison, compare_models
 from recsys.data import RatingsData, genre_matrix, load_movielens, synthetic_movielens
-from recsys.evaluation import EvaluationResult, evaluate, results_table
+from recsys.evaluation import (
+    EvaluationResult,
+    evaluable_users,
+    evaluate,
+    results_table,
+    seen_in_lists,
+    sklearn_ndcg,
+)
 from recsys.models.base import Recommender
 from recsys.models.ease import EASE
 from recsys.models.registry import make_model
@@ -51,6 +60,7 @@ class OfflineExperiment:
     validation_scores: dict[str, float] = field(default_factory=dict)  # NDCG@k, or RMSE
     results: dict[str, EvaluationResult] = field(default_factory=dict)
     tuning_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    grid_edges: dict[str, dict[str, str]] = field(default_factory=dict)  # see tuning.grid_edges
     _ease_by_l2: dict[float, EASE] = field(default_factory=dict, repr=False)
 
     @property
@@ -71,13 +81,19 @@ class OfflineExperiment:
         return self._ease_by_l2.setdefault(l2, EASE(l2=l2))
 
     def tuning_summary(self) -> pd.DataFrame:
-        """What validation chose for each model, and its validation score."""
+        """What validation chose for each model, its validation score, and any choice at a grid
+        edge (the optimum may lie outside the grid)."""
+        edges = {
+            name: ", ".join(f"{p} ({side})" for p, side in self.grid_edges.get(name, {}).items())
+            for name in self.best_params
+        }
         return pd.DataFrame(
             {
                 f"validation score (NDCG@{self.recipe.k}; RMSE where tuned on it)": (
                     self.validation_scores
                 ),
                 "chosen parameters": self.best_params,
+                "at grid edge": edges,
             }
         )
 
@@ -92,6 +108,26 @@ class OfflineExperiment:
         r = self.recipe
         pairs = compare_models(self.results, self.metric, r.n_permutations, r.n_bootstrap, r.seed)
         return ModelComparison(self.results, pairs, self.metric)
+
+    def reference_check(self) -> pd.DataFrame:
+        """Per model: our NDCG@k beside scikit-learn's ``ndcg_score`` on the same top-k lists,
+        and how many listed items the user had already seen in training (must be none)."""
+        train = self.split.train_matrix()
+        relevance = self.split.relevance(self.recipe.relevance_threshold)
+        rows = {}
+        for name, r in self.results.items():
+            if not np.array_equal(r.users, evaluable_users(relevance)):
+                raise ValueError(f"{name} was not evaluated on this experiment's split")
+            reference, full = sklearn_ndcg(r.recommendations, relevance[r.users], self.recipe.k)
+            ours = float(r.per_user[self.metric][full].mean())
+            rows[name] = {
+                f"{self.metric} (ours)": ours,
+                f"{self.metric} (scikit-learn)": reference,
+                "abs diff": abs(ours - reference),
+                "users checked": int(full.sum()),
+                "training items listed": seen_in_lists(r.recommendations, train[r.users]),
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
 
     def cold_start(self) -> ColdStartResult:
         """Re-fit ``recipe.cold_models`` after removing every training rating of some items."""
@@ -112,15 +148,26 @@ class OfflineExperiment:
             },
             "best_params": self.best_params,
             "validation_ndcg": self.validation_scores,
+            "grid_edges": self.grid_edges,
+            "tuning_grids": {
+                name: table.to_dict(orient="records") for name, table in self.tuning_tables.items()
+            },
             "test": self.table.reset_index().to_dict(orient="records"),
         }
 
 
 def run_offline_experiment(
-    recipe: Recipe, data: RatingsData, split: Split | None = None
+    recipe: Recipe,
+    data: RatingsData,
+    split: Split | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> OfflineExperiment:
     """Split per the recipe (unless given), grid-search on a validation split carved from train
-    only, then refit every model on all of train and evaluate it on test."""
+    only, then refit every model on all of train and evaluate it on test.
+
+    With ``params`` (model -> parameters, e.g. another split's tuned choice) nothing is tuned:
+    each model is fitted with its given parameters and evaluated, and no validation score exists.
+    """
     if split is None:
         split = split_per_user(
             data.ratings,
@@ -130,20 +177,34 @@ def run_offline_experiment(
             recipe.split_method,
             recipe.seed,
         )
-    validation = validation_split(split, recipe.train_fraction, seed=recipe.seed + 1)
     features = genre_matrix(data.items)
     exp = OfflineExperiment(recipe, data, split)
-    for name in recipe.models:  # EASE is tuned before the hybrid that reuses its l2
-        tuned = grid_search(
-            lambda name=name, **p: exp._make(name, **p),
-            recipe.grids[name],
-            validation,
-            recipe.k,
-            recipe.tuning_metric.get(name, "ndcg"),
+    if params is not None:
+        missing = [name for name in recipe.models if name not in params]
+        if missing:
+            raise ValueError(
+                f"params has no entry for {missing}; give {{}} for a model without any"
+            )
+        exp.best_params = {name: dict(params[name]) for name in recipe.models}
+    else:
+        validation = validation_split(
+            split, recipe.train_fraction, recipe.seed + 1, recipe.split_method
         )
-        exp.best_params[name] = tuned.best_params
-        exp.validation_scores[name] = tuned.best_score
-        exp.tuning_tables[name] = tuned.table
+    for name in recipe.models:  # EASE is tuned before the hybrid that reuses its l2
+        if params is None:
+            tuned = grid_search(
+                lambda name=name, **p: exp._make(name, **p),
+                recipe.grids[name],
+                validation,
+                recipe.k,
+                recipe.tuning_metric.get(name, "ndcg"),
+                recipe.grid_limits.get(name),
+                name,
+            )
+            exp.best_params[name] = tuned.best_params
+            exp.validation_scores[name] = tuned.best_score
+            exp.tuning_tables[name] = tuned.table
+            exp.grid_edges[name] = tuned.edges
         exp.results[name] = evaluate(
             exp.build(name), split, recipe.k, recipe.relevance_threshold, features
         )

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mlshared.plotting import plot_forest
+from mlshared.plotting import PALETTE, plot_forest
 from recsys.comparison import ModelComparison
+from recsys.robustness import RobustnessResult
 from recsys.sequential import SequentialSimulation
 
 
@@ -19,6 +20,41 @@ def plot_metric_table(table: pd.DataFrame, metric: str = "ndcg@10") -> Figure:
     err = np.vstack([t[metric] - t[f"{metric} low"], t[f"{metric} high"] - t[metric]])
     ax.barh(t.index, t[metric], xerr=err, color="#3366cc", alpha=0.8, capsize=3)
     ax.set(xlabel=f"mean {metric} (95% bootstrap CI)", title=f"Models on {metric}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_robustness(result: RobustnessResult) -> Figure:
+    """Left: each model's metric on every split, mean +- sd over the random splits and the
+    temporal split apart; right: each model's rank on each split (1 = best)."""
+    metric, models = result.metric, result.ranking[::-1]  # best at the top
+    values, ranks = result.values(), result.ranks()
+    method = result.scores.drop_duplicates("split").set_index("split")["method"][values.index]
+    random, temporal = values[method == "random"], values[method == "temporal"]
+    fig, axes = plt.subplots(
+        1, 2, figsize=(12, 0.42 * len(models) + 1.8), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    y = np.arange(len(models))
+    for j, model in enumerate(models):
+        axes[0].scatter(random[model], np.full(len(random), j), color="grey", s=12, alpha=0.6)
+    axes[0].errorbar(
+        random[models].mean(), y, xerr=random[models].std(ddof=1), fmt="o", color=PALETTE[0],
+        capsize=4, label=f"mean ± sd, {len(random)} random splits (dots: each split)",
+    )  # fmt: skip
+    if len(temporal):
+        axes[0].scatter(temporal[models].iloc[0], y, marker="D", color=PALETTE[1], label="temporal")
+    axes[0].set(yticks=y, yticklabels=models, xlabel=metric, title=f"{metric} across splits")
+    axes[0].legend(fontsize=8, loc="lower right")
+    grid = ranks[models].T.to_numpy()
+    axes[1].imshow(grid, cmap="Blues_r", aspect="auto", origin="lower", vmin=1, vmax=len(models))
+    axes[1].grid(False)
+    for (i, j), rank in np.ndenumerate(grid):
+        colour = "white" if rank <= len(models) / 2 else "black"
+        axes[1].text(j, i, str(rank), ha="center", va="center", color=colour, fontsize=8)
+    axes[1].set(
+        yticks=y, yticklabels=models, xticks=np.arange(len(ranks)), title="rank on each split"
+    )
+    axes[1].set_xticklabels(ranks.index, rotation=45, ha="right", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -78,9 +78,15 @@ def split_per_user(
     )
 
 
-def validation_split(split: Split, train_fraction: float = 0.75, seed: int = 1) -> Split:
-    """Carve a validation split out of the training part only, for tuning without touching test."""
-    return split_per_user(split.train, split.n_users, split.n_items, train_fraction, seed=seed)
+def validation_split(
+    split: Split, train_fraction: float = 0.75, seed: int = 1, method: str = "random"
+) -> Split:
+    """Carve a validation split out of the training part only, for tuning without touching test.
+
+    Use the test split's ``method``: a temporal test asks for the future, so tuning on a random
+    validation split would pick parameters for an easier task.
+    """
+    return split_per_user(split.train, split.n_users, split.n_items, train_fraction, method, seed)
 
 
 def cold_item_split(split: Split, fraction: float = 0.1, seed: int = 0) -> Split:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -17,6 +18,9 @@ from recsys.models.registry import make_model
 from recsys.recipes import recipe_for
 from recsys.splitting import split_per_user, validation_split
 from recsys.tuning import grid_search
+
+# Toy grids often choose an end value; the warning is tested in test_rec_tuning.py.
+pytestmark = pytest.mark.filterwarnings("ignore::recsys.tuning.GridEdgeWarning")
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +78,16 @@ def test_experiment_reports_itself_as_json(small_experiment, tmp_path):
     exp = small_experiment
     path = write_metrics_json(tmp_path / "m.json", exp.to_metrics())
     payload = json.loads(path.read_text())["metrics"]
-    assert set(payload) == {"protocol", "best_params", "validation_ndcg", "test"}
+    assert set(payload) == {
+        "protocol",
+        "best_params",
+        "validation_ndcg",
+        "grid_edges",
+        "tuning_grids",
+        "test",
+    }
+    assert set(payload["grid_edges"]) == set(payload["tuning_grids"]) == set(exp.recipe.models)
+    assert payload["tuning_grids"]["EASE"][0]["ndcg"] == exp.tuning_tables["EASE"]["ndcg"][0]
     assert [row["model"] for row in payload["test"]] == exp.table.index.tolist()
     assert payload["protocol"]["k"] == 10
     assert exp.tuning_summary().index.tolist() == list(exp.recipe.models)
@@ -116,3 +129,39 @@ def test_hybrid_grid_fits_the_ease_inverse_once_per_training_set(world, monkeypa
     assert len(exp.tuning_tables["Hybrid"]) == 4
     # EASE: one grid point + its test fit; Hybrid: one validation fit for all 4 points + test fit
     assert len(fits) == 4
+
+
+def test_reference_check_agrees_with_scikit_learn_and_finds_no_seen_items(small_experiment):
+    check = small_experiment.reference_check()
+    assert check.index.tolist() == list(small_experiment.recipe.models)
+    assert (check["abs diff"] < 1e-12).all()
+    assert (check["training items listed"] == 0).all()
+    assert (check["users checked"] == small_experiment.results["EASE"].users.size).all()
+
+
+def test_reference_check_catches_wrong_lists_and_seen_items(small_experiment):
+    exp = small_experiment
+    ease = exp.results["EASE"]
+    train = exp.split.train_matrix()[ease.users]
+    seen_first = ease.recommendations.copy()
+    seen_first[:, 0] = train.indices[train.indptr[:-1]]  # each user's first training item
+    broken = dataclasses.replace(
+        exp, results={"EASE": dataclasses.replace(ease, recommendations=seen_first)}
+    )
+    check = broken.reference_check().loc["EASE"]
+    assert check["abs diff"] > 1e-3
+    assert check["training items listed"] == ease.users.size
+
+
+def test_given_parameters_are_used_without_tuning(small_experiment, world):
+    data, split = world
+    exp = small_experiment
+    again = run_offline_experiment(exp.recipe, data, split, params=exp.best_params)
+    assert again.validation_scores == {} and again.best_params == exp.best_params
+    for name in exp.recipe.models:
+        np.testing.assert_array_equal(
+            again.results[name].recommendations, exp.results[name].recommendations
+        )
+    with pytest.raises(ValueError, match=r"params has no entry for \['Hybrid'\]"):
+        given = {"MostPopular": {}, "EASE": {}, "ContentTFIDF": {}}
+        run_offline_experiment(exp.recipe, data, split, params=given)

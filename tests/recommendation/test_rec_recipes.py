@@ -34,6 +34,8 @@ def test_overrides_replace_fields_and_leave_the_stored_recipe_alone():
         ("cpu", {"models": ["SVD++"]}, r"unknown models \['SVD\+\+'\]"),
         ("cpu", {"grids": {}}, "have no entry in grids"),
         ("cpu", {"dataset": "ml-20m"}, "unknown dataset 'ml-20m'; choose from synthetic, ml-100k"),
+        ("cpu", {"split_seeds": [1, 2, 1]}, r"split_seeds repeats a seed: \(1, 2, 1\)"),
+        ("cpu", {"split_seeds": [1], "temporal_split": False}, "at least two splits"),
     ],
 )
 def test_bad_modes_and_fields_are_named(mode, overrides, match):

@@ -62,3 +62,12 @@ def test_cold_item_split_hides_the_items_from_training(data):
     cold_items = set(cold.test["item"])
     assert cold_items and not cold_items & set(cold.train["item"])
     assert len(cold.train) == len(s.train) - int(s.train["item"].isin(cold_items).sum())
+
+
+def test_temporal_validation_holds_out_each_users_latest_training_ratings(data):
+    s = split_per_user(data.ratings, data.n_users, data.n_items, method="temporal")
+    v = validation_split(s, method="temporal")
+    assert _keys(v.train) | _keys(v.test) == _keys(s.train)
+    last_train = v.train.groupby("user")["timestamp"].max()
+    first_validation = v.test.groupby("user")["timestamp"].min()
+    assert (last_train.loc[first_validation.index] <= first_validation).all()

@@ -25,7 +25,7 @@ PACKAGE_DIRS := shared/mlshared $(sort $(patsubst %/__init__.py,%,$(wildcard [0-
 # to the per-dataset variables; each can also be set on its own.
 DATA_DIR ?=
 ifneq ($(DATA_DIR),)
-export CIFAR10_PATH ?= $(DATA_DIR)/cifar10/cifar-10-python.tar.gz
+export CIFAR10_PATH ?= $(DATA_DIR)/cifar10
 export MOBILENETV2_WEIGHTS ?= $(DATA_DIR)/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
 export MOVIELENS_PATH ?= $(DATA_DIR)/movielens/ml-100k
 export LIAR_PATH ?= $(DATA_DIR)/liar

@@ -15,6 +15,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import cv2
 import keras
 import numpy as np
 import tensorflow as tf
@@ -183,9 +184,43 @@ class CamExplainer:
 
     def upsample(self, maps: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """Bilinear resize of maps to the input size (or ``size``), renormalised to [0, 1]."""
-        size = size or tuple(self.model.input_shape[1:3])
-        resized = tf.image.resize(tf.convert_to_tensor(maps, tf.float32)[..., None], size)[..., 0]
-        return _normalise(tf.nn.relu(resized)).numpy()
+        height, width = size or tuple(self.model.input_shape[1:3])
+        return upsample_maps(maps, (height, width))
+
+
+def upsample_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize (OpenCV, half-pixel centres) of (n, h, w) maps to ``size`` = (height,
+    width), negatives clipped, each map renormalised to peak 1 (all-zero maps stay zero)."""
+    height, width = size
+    resized = np.stack(
+        [
+            cv2.resize(np.asarray(m, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+            for m in maps
+        ]
+    ).reshape(len(maps), height, width)
+    resized = np.maximum(resized, 0.0)
+    peak = resized.max(axis=(1, 2), keepdims=True)
+    return np.divide(resized, peak, out=np.zeros_like(resized), where=peak > 0)
+
+
+def overlay(images: np.ndarray, maps: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """CAM overlays as uint8 RGB images: each map (any resolution, values in [0, 1]) resized
+    to its image, coloured with OpenCV's jet colour map and blended with weight ``alpha``."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) != len(maps):
+        raise ValueError(
+            f"need (n, H, W, 3) images and n maps; got {images.shape} and {len(maps)} maps"
+        )
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    rgb = np.clip(images if images.max() > 1.0 else images * 255.0, 0, 255).astype(np.uint8)
+    resized = upsample_maps(maps, rgb.shape[1:3])
+    out = np.empty_like(rgb)
+    for index, (image, heat) in enumerate(zip(rgb, resized, strict=True)):
+        coloured = cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        coloured = cv2.cvtColor(coloured, cv2.COLOR_BGR2RGB)
+        out[index] = cv2.addWeighted(coloured, alpha, image, 1.0 - alpha, 0.0)
+    return out
 
 
 def _gradcam_plus_plus(activations: tf.Tensor, grads: tf.Tensor) -> tf.Tensor:

@@ -33,18 +33,12 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
-PIXEL_EXACT_MASK_FILE = "test_batch_pixel_exact_mask.npy"
 KERAS_CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
 
 @dataclass
 class CifarSplits:
-    """Train / validation / test arrays (uint8 NHWC images, int64 labels).
-
-    ``test_exact_mask`` marks test rows known to be pixel-exact (None when unknown).
-    ``x_val_test_like`` / ``val_jpeg_rows``: the validation images degraded like the test copy
-    (see :func:`like_test_copy`; set by :func:`splits_for`), and which rows were re-encoded.
-    """
+    """Train / validation / test arrays (uint8 NHWC images, int64 labels)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -53,27 +47,10 @@ class CifarSplits:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...] = CLASS_NAMES
-    test_exact_mask: np.ndarray | None = None
-    x_val_test_like: np.ndarray | None = None
-    val_jpeg_rows: np.ndarray | None = None
-
-    @property
-    def val_test_like(self) -> np.ndarray:
-        """The test-like validation images (the clean ones when none were made)."""
-        return self.x_val if self.x_val_test_like is None else self.x_val_test_like
 
     def sizes(self) -> dict[str, int]:
         """Split sizes, for the notebook's printout and the metrics JSON."""
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
-
-    def summary(self) -> str:
-        """One line for the notebook: sizes, pixel-exact test rows, test-like validation."""
-        exact = None if self.test_exact_mask is None else int(self.test_exact_mask.sum())
-        jpeg = 0 if self.val_jpeg_rows is None else int(self.val_jpeg_rows.sum())
-        return (
-            f"{self.sizes()}; pixel-exact test rows: {exact}; "
-            f"test-like validation: {jpeg} of {len(self.y_val)} rows JPEG"
-        )
 
     def names(self, labels: np.ndarray) -> list[str]:
         """Class names of integer labels (image-grid captions)."""
@@ -104,33 +81,48 @@ def _iter_tar_batches(
             yield _decode_batch(handle)
 
 
-def _find_batch_folder(path: Path) -> Path:
+ARCHIVE_NAME = "cifar-10-python.tar.gz"
+
+
+def _complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in (*TRAIN_BATCHES, TEST_BATCH))
+
+
+def resolve_local_copy(path: str | os.PathLike[str]) -> Path:
+    """The batch folder or archive a local path means: the path itself (archive, or folder
+    holding all six batches), its ``cifar-10-batches-py/`` (what ``tar -xzf`` and the official
+    layout give), or the ``cifar-10-python.tar.gz`` inside it, in that order."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"CIFAR-10 path {path} does not exist")
+    if path.is_file():
+        return path
     for candidate in (path, path / "cifar-10-batches-py"):
-        if (candidate / TEST_BATCH).is_file():
+        if _complete(candidate):
             return candidate
+    if (path / ARCHIVE_NAME).is_file():
+        return path / ARCHIVE_NAME
     raise FileNotFoundError(
-        f"no CIFAR-10 python batches under {path} (expected {TEST_BATCH} there or in "
-        "cifar-10-batches-py/)"
+        f"no complete CIFAR-10 python copy under {path}: expected data_batch_1..5 and "
+        f"{TEST_BATCH} there or in cifar-10-batches-py/, or {ARCHIVE_NAME}"
     )
 
 
 def _iter_folder_batches(
-    path: Path, names: tuple[str, ...]
+    folder: Path, names: tuple[str, ...]
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    folder = _find_batch_folder(path)
     for name in names:
         with open(folder / name, "rb") as handle:
             yield _decode_batch(handle)
 
 
 def load_cifar10_local(path: str | os.PathLike[str]) -> tuple[np.ndarray, ...]:
-    """Parse a local copy in the official python format (tar.gz or extracted folder).
+    """Parse a local copy in the official python format (tar.gz or extracted folder, see
+    :func:`resolve_local_copy`).
 
     Returns ``(x_train, y_train, x_test, y_test)`` with 50,000 / 10,000 rows for the real set.
     """
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"CIFAR-10 path {path} does not exist")
+    path = resolve_local_copy(path)
     reader = _iter_tar_batches if path.is_file() else _iter_folder_batches
     train = list(reader(path, TRAIN_BATCHES))
     (test,) = list(reader(path, (TEST_BATCH,)))
@@ -153,18 +145,6 @@ def load_cifar10_download() -> tuple[np.ndarray, ...]:
     return x_train, y_train.ravel().astype(np.int64), x_test, y_test.ravel().astype(np.int64)
 
 
-def find_pixel_exact_mask(path: str | os.PathLike[str] | None) -> np.ndarray | None:
-    """Load ``test_batch_pixel_exact_mask.npy`` next to a local copy, if one is there."""
-    if path is None:
-        return None
-    path = Path(path).expanduser()
-    folder = path.parent if path.is_file() else path
-    for candidate in (folder / PIXEL_EXACT_MASK_FILE, folder.parent / PIXEL_EXACT_MASK_FILE):
-        if candidate.is_file():
-            return np.load(candidate).astype(bool)
-    return None
-
-
 def train_val_split(
     x: np.ndarray, y: np.ndarray, n_val: int = 5000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -185,10 +165,7 @@ def load_cifar10(
     else:
         x_train, y_train, x_test, y_test = load_cifar10_download()
     x_tr, y_tr, x_val, y_val = train_val_split(x_train, y_train, n_val=n_val, seed=seed)
-    mask = find_pixel_exact_mask(path)
-    if mask is not None and len(mask) != len(y_test):
-        raise ValueError(f"pixel-exact mask has {len(mask)} rows, test set {len(y_test)}")
-    return CifarSplits(x_tr, y_tr, x_val, y_val, x_test, y_test, test_exact_mask=mask)
+    return CifarSplits(x_tr, y_tr, x_val, y_val, x_test, y_test)
 
 
 def make_synthetic_cifar(
@@ -227,17 +204,14 @@ def synthetic_splits(
     x_train, y_train = make_synthetic_cifar(n_train_per_class, image_size, seed=seed)
     x_val, y_val = make_synthetic_cifar(n_eval_per_class, image_size, seed=seed + 1)
     x_test, y_test = make_synthetic_cifar(n_eval_per_class, image_size, seed=seed + 2)
-    mask = np.zeros(len(y_test), dtype=bool)
-    mask[: len(y_test) // 2] = True  # exercise the subset reporting path
-    return CifarSplits(x_train, y_train, x_val, y_val, x_test, y_test, test_exact_mask=mask)
+    return CifarSplits(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
 def splits_for(
     recipe: Recipe, path: str | os.PathLike[str] | None = None, synthetic: bool = False
 ) -> CifarSplits:
-    """The splits a run uses, prepared the recipe's way: CIFAR-10 from ``path`` (or the
-    download) or synthetic images, the training split cut to ``train_limit`` and partly
-    JPEG-re-encoded (``jpeg_fraction``), and the test-like validation images made."""
+    """The splits a run uses: CIFAR-10 from ``path`` (or the download) or synthetic images,
+    the training split cut to the recipe's ``train_limit``."""
     if synthetic:
         splits = synthetic_splits(seed=recipe.seed)
     else:
@@ -245,19 +219,31 @@ def splits_for(
     if recipe.train_limit:
         splits.x_train = splits.x_train[: recipe.train_limit]
         splits.y_train = splits.y_train[: recipe.train_limit]
-    if recipe.jpeg_fraction:  # end-to-end recipes: JPEG copies replace part of the training set
-        splits.x_train = jpeg_augment(splits.x_train, recipe.jpeg_fraction, seed=recipe.seed)
-    splits.x_val_test_like, splits.val_jpeg_rows = like_test_copy(
-        splits.x_val, splits.test_exact_mask, recipe.jpeg_quality, seed=recipe.seed
-    )
     return splits
 
 
-def representative_images(splits: CifarSplits, recipe: Recipe) -> np.ndarray:
-    """int8 calibration images: the first ``n_representative`` training images, degraded in
-    the test copy's share like the validation split (never test images)."""
-    images = splits.x_train[: recipe.n_representative]
-    return like_test_copy(images, splits.test_exact_mask, recipe.jpeg_quality, seed=recipe.seed)[0]
+def representative_images(splits: CifarSplits, n: int) -> np.ndarray:
+    """int8 calibration images: the first ``n`` training images (never test images)."""
+    return splits.x_train[:n]
+
+
+def crop_flip_view(images: np.ndarray, pad: int = 4, seed: int = 0) -> np.ndarray:
+    """One random view per image: mirrored with probability 1/2, then shifted by up to ``pad``
+    pixels (reflect-padded, cropped back): the classic CIFAR augmentation, drawn once so the
+    cached recipe can store its activations (:func:`augment_batch` is the on-the-fly twin)."""
+    if images.ndim != 4:
+        raise ValueError(f"expected an (N, H, W, C) image batch, got shape {images.shape}")
+    rng = np.random.default_rng(seed)
+    n, height, width = images.shape[:3]
+    flips = rng.random(n) < 0.5
+    source = images.copy()
+    source[flips] = source[flips, :, ::-1]
+    padded = np.pad(source, [(0, 0), (pad, pad), (pad, pad), (0, 0)], mode="reflect")
+    offsets = rng.integers(0, 2 * pad + 1, size=(n, 2))
+    out = np.empty_like(images)
+    for index, (dy, dx) in enumerate(offsets):
+        out[index] = padded[index, dy : dy + height, dx : dx + width]
+    return out
 
 
 def augment_batch(images: Any, pad: int = 4, seed: Any = None) -> Any:
@@ -317,73 +303,3 @@ def make_dataset(
     else:
         ds = ds.map(transform, num_parallel_calls=autotune)
     return ds.prefetch(autotune)
-
-
-def _jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
-    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
-
-
-def jpeg_copy(images: np.ndarray, quality: int = 75) -> np.ndarray:
-    """Every image re-encoded as JPEG (Pillow, default 4:2:0 chroma subsampling).
-
-    Why quality 75 with Pillow's defaults: the local copy's JPEG-degraded test images are
-    near-fixed points of exactly this round trip (the project README quotes the measurement), so
-    views made this way match that degradation.
-    """
-    if not 1 <= quality <= 95:
-        raise ValueError(f"JPEG quality must be in 1..95, got {quality}")
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"expected uint8 RGB images (N, H, W, 3), got {images.dtype} {images.shape}"
-        )
-    out = np.empty_like(images)
-    for index, image in enumerate(images):
-        out[index] = _jpeg_roundtrip(image, quality)
-    return out
-
-
-def like_test_copy(
-    images: np.ndarray, exact_mask: np.ndarray | None, quality: int = 75, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validation images degraded in the same share as the test copy (``1 - exact_mask``).
-
-    Why: temperature scaling is only as good as the match between the data it is fitted on and
-    the data it is used on. With no mask (the official download) the images come back clean.
-    Returns the images and a boolean array marking the re-encoded rows.
-    """
-    share = 0.0 if exact_mask is None else 1.0 - float(np.mean(exact_mask))
-    rows = np.zeros(len(images), dtype=bool)
-    rows[np.random.default_rng(seed).permutation(len(images))[: round(share * len(images))]] = True
-    out = images.copy()
-    if rows.any():
-        out[rows] = jpeg_copy(images[rows], quality)
-    return out, rows
-
-
-def jpeg_augment(
-    images: np.ndarray,
-    fraction: float = 0.5,
-    quality_range: tuple[int, int] = (50, 95),
-    seed: int = 0,
-) -> np.ndarray:
-    """Re-encode a random ``fraction`` of images as JPEG at a random quality.
-
-    Why: the local CIFAR-10 copy's test images 1000-9999 went through JPEG (quality 75), and
-    upscaled 8x8-block artefacts cost a frozen ImageNet backbone accuracy (the project README
-    has the measured gap). Training on a
-    mix of clean and JPEG views makes the model robust to that corruption without ever looking
-    at test images. Returns a new array; the originals are untouched.
-    """
-    rng = np.random.default_rng(seed)
-    out = images.copy()
-    chosen = np.flatnonzero(rng.random(len(images)) < fraction)
-    qualities = rng.integers(quality_range[0], quality_range[1] + 1, size=len(chosen))
-    for index, quality in zip(chosen, qualities, strict=True):
-        out[index] = _jpeg_roundtrip(images[index], quality)
-    return out

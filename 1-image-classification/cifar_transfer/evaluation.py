@@ -1,7 +1,7 @@
 """Test-set evaluation built on ``mlshared.classification_metrics``, plus CIFAR-specific views
-(pixel-exact subset, most-confused pairs, misclassified examples), and temperature scaling
-(``mlshared.calibration``) fitted on validation logits. ``evaluate`` is the one call a run
-makes; its :class:`EvaluationResult` reports itself."""
+(most-confused pairs, misclassified examples), and calibration (``mlshared.calibration``:
+temperature, vector scaling, Dirichlet) fitted on validation logits. ``evaluate`` is the one
+call a run makes; its :class:`EvaluationResult` reports itself."""
 
 from __future__ import annotations
 
@@ -14,21 +14,19 @@ import numpy as np
 import pandas as pd
 
 from cifar_transfer.data import CifarSplits
-from cifar_transfer.model import predict_logits
 from mlshared import classification_metrics as cm
-from mlshared.calibration import apply_temperature, fit_temperature, nll_at_temperature
+from mlshared.calibration import (
+    CALIBRATORS,
+    Calibrator,
+    apply_temperature,
+    cross_fitted_proba,
+    fit_calibrator,
+)
 
 
 def summarize(y: np.ndarray, proba: np.ndarray, n_bins: int = 15) -> dict[str, float]:
     """Accuracy, top-2, NLL, Brier and ECE in one dict (mlshared does the maths)."""
     return {k: float(v) for k, v in cm.classification_summary(y, proba, n_bins=n_bins, k=2).items()}
-
-
-def subset_accuracy(y: np.ndarray, y_pred: np.ndarray, mask: np.ndarray | None) -> float | None:
-    """Accuracy on the rows where ``mask`` is true (the pixel-exact test images)."""
-    if mask is None or not np.any(mask):
-        return None
-    return cm.accuracy(np.asarray(y)[mask], np.asarray(y_pred)[mask])
 
 
 def most_confused_pairs(
@@ -81,47 +79,48 @@ def image_titles(
 
 @dataclass
 class EvaluationResult:
-    """Test metrics before and after temperature scaling, with the views the notebook shows.
+    """Test metrics before and after calibration, with the views the notebook shows.
 
-    ``val_logits`` maps "clean" / "test-like" to validation logits; the temperature is fitted
-    on the test-like ones (never on test images).
+    Every calibrator in ``calibrators`` was fitted on the validation logits (never on test
+    images); ``chosen`` is the one with the lowest cross-fitted validation NLL
+    (``val_calibration``), and "after" means after it.
     """
 
     y_test: np.ndarray
     class_names: tuple[str, ...]
     test_logits: np.ndarray
-    temperature: float
-    val_accuracy: dict[str, float]
-    val_nll: dict[str, float]
-    exact_mask: np.ndarray | None
-    n_val_jpeg: int
+    calibrators: dict[str, Calibrator]
+    val_calibration: pd.DataFrame
+    chosen: str
+    val_accuracy: float
     seconds: float
     seed: int = 0
 
     @property
+    def calibrator(self) -> Calibrator:
+        """The chosen calibrator."""
+        return self.calibrators[self.chosen]
+
+    @property
     def proba_before(self) -> np.ndarray:
-        """Test probabilities at temperature 1."""
+        """Test probabilities of the raw logits."""
         return apply_temperature(self.test_logits)
 
     @property
     def proba_after(self) -> np.ndarray:
-        """Test probabilities after temperature scaling."""
-        return apply_temperature(self.test_logits, self.temperature)
+        """Test probabilities after the chosen calibrator."""
+        return self.calibrator.predict_proba(self.test_logits)
 
     @property
     def y_pred(self) -> np.ndarray:
-        """Predicted classes (scaling never changes them)."""
+        """Predicted classes of the raw logits (the headline accuracy's)."""
         return self.test_logits.argmax(axis=1)
 
     def summaries(self) -> dict[str, dict[str, float]]:
-        """Accuracy, top-2, NLL, Brier and ECE before / after scaling, on all test images and
-        on the pixel-exact subset when one is known."""
+        """Accuracy, top-2, NLL, Brier and ECE of the raw logits and after each calibrator."""
         out = {"before": summarize(self.y_test, self.proba_before)}
-        out["after"] = summarize(self.y_test, self.proba_after)
-        if self.exact_mask is not None:
-            exact = self.exact_mask
-            out["pixel-exact before"] = summarize(self.y_test[exact], self.proba_before[exact])
-            out["pixel-exact after"] = summarize(self.y_test[exact], self.proba_after[exact])
+        for name, calibrator in self.calibrators.items():
+            out[name] = summarize(self.y_test, calibrator.predict_proba(self.test_logits))
         return out
 
     def table(self) -> pd.DataFrame:
@@ -129,9 +128,11 @@ class EvaluationResult:
         return pd.DataFrame(self.summaries())
 
     def reliability_curves(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """``(labels, probabilities)`` before and after scaling, for a reliability diagram."""
-        after = f"after (T={self.temperature:.2f})"
-        return {"before": (self.y_test, self.proba_before), after: (self.y_test, self.proba_after)}
+        """``(labels, probabilities)`` before and after calibration, for a reliability diagram."""
+        return {
+            "before": (self.y_test, self.proba_before),
+            f"after ({self.chosen})": (self.y_test, self.proba_after),
+        }
 
     def per_class(self) -> pd.DataFrame:
         """Precision, recall and F1 per class."""
@@ -162,51 +163,59 @@ class EvaluationResult:
     def to_metrics(self) -> dict[str, Any]:
         """Everything the README quotes from this step, for the metrics JSON."""
         summaries = self.summaries()
-        exact = self.exact_mask
+        temperature = self.calibrators.get("temperature")
         return {
             "test": summaries["before"],
-            "test_calibrated": summaries["after"],
-            "temperature": self.temperature,
-            "test_accuracy_pixel_exact": subset_accuracy(self.y_test, self.y_pred, exact),
-            "test_pixel_exact": None
-            if exact is None
-            else {
-                "before": summaries["pixel-exact before"],
-                "after": summaries["pixel-exact after"],
-            },
-            "n_pixel_exact": None if exact is None else int(exact.sum()),
+            "test_calibrated": summaries[self.chosen],
+            "calibrator": self.chosen,
+            "test_by_calibrator": {k: v for k, v in summaries.items() if k != "before"},
+            "val_calibration": self.val_calibration.reset_index(names="calibrator").to_dict(
+                "records"
+            ),
+            "temperature": getattr(temperature, "temperature", None),
             "val_accuracy": self.val_accuracy,
-            "n_val_jpeg": self.n_val_jpeg,
-            "val_nll": self.val_nll,
             "most_confused": self.most_confused().to_dict("records"),
             "per_class": self.per_class().reset_index(names="class").to_dict("records"),
             "seconds": self.seconds,
         }
 
 
+def compare_calibrators(
+    val_logits: np.ndarray, y_val: np.ndarray, names: tuple[str, ...] = CALIBRATORS, seed: int = 0
+) -> pd.DataFrame:
+    """Cross-fitted (5-fold) validation NLL and ECE of each calibrator, and of the raw logits."""
+    rows = {"none": summarize(y_val, apply_temperature(val_logits))}
+    for name in names:
+        rows[name] = summarize(y_val, cross_fitted_proba(name, val_logits, y_val, seed=seed))
+    return pd.DataFrame(rows).T[["nll", "ece", "brier", "accuracy"]]
+
+
 def evaluate(
-    model: Any, val_logits: dict[str, np.ndarray], splits: CifarSplits, seed: int = 0
+    test_logits: np.ndarray,
+    val_logits: np.ndarray,
+    splits: CifarSplits,
+    names: tuple[str, ...] = CALIBRATORS,
+    seed: int = 0,
 ) -> EvaluationResult:
-    """Run the complete model on the test images (images in, logits out) and fit the
-    temperature on the test-like validation logits (``TrainedClassifier.val_logits``)."""
+    """Metrics of the test logits (the recipe's prediction rule on the complete model), with
+    every calibrator in ``names`` fitted on the validation logits; the one with the lowest
+    cross-fitted validation NLL is the one "after" refers to."""
     start = time.perf_counter()
-    test_logits = predict_logits(model, splits.x_test)
-    val = val_logits["test-like"]
-    temperature = fit_temperature(val, splits.y_val)
+    if len(test_logits) != len(splits.y_test) or len(val_logits) != len(splits.y_val):
+        raise ValueError(
+            f"logits rows ({len(test_logits)} test, {len(val_logits)} validation) do not match "
+            f"the splits ({len(splits.y_test)}, {len(splits.y_val)})"
+        )
+    val_table = compare_calibrators(val_logits, splits.y_val, names, seed)
+    chosen = str(val_table.drop(index="none")["nll"].idxmin())
     return EvaluationResult(
         y_test=splits.y_test,
         class_names=splits.class_names,
         test_logits=test_logits,
-        temperature=temperature,
-        val_accuracy={
-            k: float((v.argmax(1) == splits.y_val).mean()) for k, v in val_logits.items()
-        },
-        val_nll={
-            "before": nll_at_temperature(val, splits.y_val, 1.0),
-            "after": nll_at_temperature(val, splits.y_val, temperature),
-        },
-        exact_mask=splits.test_exact_mask,
-        n_val_jpeg=0 if splits.val_jpeg_rows is None else int(splits.val_jpeg_rows.sum()),
+        calibrators={name: fit_calibrator(name, val_logits, splits.y_val) for name in names},
+        val_calibration=val_table,
+        chosen=chosen,
+        val_accuracy=cm.accuracy(splits.y_val, val_logits.argmax(1)),
         seconds=time.perf_counter() - start,
         seed=seed,
     )

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
+
+from mlshared import plotting
 
 if TYPE_CHECKING:
     from cifar_transfer.explanation_quality import RandomisationResult
@@ -53,22 +56,59 @@ def plot_randomisation(
 
 
 def plot_method_comparison(
-    images: np.ndarray, maps: Mapping[str, np.ndarray], titles: Sequence[str]
+    images: np.ndarray, overlays: Mapping[str, np.ndarray], titles: Sequence[str]
 ) -> Figure:
-    """Rows = images, columns = the image and each method's overlay."""
-    n, cols = len(images), len(maps) + 1
+    """Rows = images, columns = the image and each method's overlay (``cams.overlay``)."""
+    n, cols = len(images), len(overlays) + 1
     fig, axes = plt.subplots(n, cols, figsize=(1.8 * cols, 1.8 * n), squeeze=False)
     for i in range(n):
-        image = images[i] / 255.0 if images.max() > 1 else images[i]
-        extent = (0, image.shape[1], image.shape[0], 0)
-        axes[i, 0].imshow(np.clip(image, 0, 1), extent=extent)
+        axes[i, 0].imshow(np.clip(images[i], 0, 255).astype(np.uint8))
         axes[i, 0].set_title(titles[i], fontsize=7)
-        for j, (method, method_maps) in enumerate(maps.items(), start=1):
-            axes[i, j].imshow(np.clip(image, 0, 1), extent=extent)
-            axes[i, j].imshow(method_maps[i], cmap="jet", alpha=0.45, extent=extent)
+        for j, (method, method_overlays) in enumerate(overlays.items(), start=1):
+            axes[i, j].imshow(method_overlays[i])
             if i == 0:
                 axes[i, j].set_title(method, fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def robustness_grid(table: pd.DataFrame, value: str) -> pd.DataFrame:
+    """One metric of :func:`robustness.evaluate_corruptions`'s table as corruption x level
+    (JPEG's levels are its qualities; the clean row is left out)."""
+    rows = table[table["corruption"] != "clean"].copy()
+    rows["level"] = [
+        f"q{int(p)}" if c == "jpeg" else f"s{s}"
+        for c, s, p in zip(rows["corruption"], rows["severity"], rows["parameter"], strict=True)
+    ]
+    grid = rows.pivot(index="corruption", columns="level", values=value)
+    severities = sorted(c for c in grid.columns if c.startswith("s"))
+    qualities = sorted((c for c in grid.columns if c.startswith("q")), key=lambda c: -int(c[1:]))
+    return grid[severities + qualities]
+
+
+def plot_robustness(table: pd.DataFrame, title: str = "Common corruptions") -> Figure:
+    """Accuracy and calibrated ECE under each corruption and level, as two seaborn heat maps,
+    with the clean values in the title."""
+    clean = table[table["corruption"] == "clean"].iloc[0]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    plotting.plot_heatmap(
+        100 * robustness_grid(table, "accuracy"),
+        "accuracy (%)",
+        fmt=".1f",
+        cmap="viridis",
+        ax=axes[0],
+    )
+    plotting.plot_heatmap(
+        100 * robustness_grid(table, "ece_calibrated"),
+        "ECE after calibration (%)",
+        fmt=".1f",
+        cmap="magma_r",
+        ax=axes[1],
+    )
+    fig.suptitle(
+        f"{title} (clean: accuracy {clean['accuracy']:.1%}, ECE {clean['ece_calibrated']:.1%})"
+    )
     fig.tight_layout()
     return fig

@@ -9,7 +9,8 @@ from typing import Any, Literal
 from mlshared.run import pick_recipe
 
 Strategy = Literal["end_to_end", "cached_features"]
-VIEWS = ("clean", "flip", "jpeg", "jpeg_flip")  # what ``train_views`` may name
+# what ``train_views`` may name: the image, its mirror, or a fresh random flip + 4-pixel shift
+VIEWS = ("clean", "flip", "crop")
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,9 @@ class Recipe:
     weight_decay: float = 1e-4
     dropout: float = 0.2
     # cached strategy: views of every training image cached for training, one drawn per
-    # image and epoch (see VIEWS); end_to_end draws flips and crops on the fly instead
+    # image and epoch (see VIEWS; each "crop" is a new draw); end_to_end augments on the fly
     train_views: tuple[str, ...] = ("clean", "flip")
-    jpeg_quality: int = 75  # JPEG views: the local test copy's degradation (PIL, 4:2:0)
-    jpeg_fraction: float = 0.0  # end_to_end: share of training images replaced by JPEG copies
+    tta_flip: bool = False  # predictions average the logits of the image and its mirror
     train_limit: int | None = None  # subsample the training split (smoke only)
     cam_layer: str = "block_13_expand_relu"
     n_cam_grid: int = 16  # images per CAM overlay grid
@@ -47,7 +47,15 @@ class Recipe:
     randomisation_stages: int | None = None  # None = every block down to the stem
     n_export_eval: int | None = None  # test images for TFLite accuracy (None = all)
     n_latency_runs: int = 100  # batch-1 calls timed per model
-    n_representative: int = 200  # int8 calibration images
+    n_representative: int = 200  # int8 calibration images (4x for the larger-set variant)
+    int8_variants: tuple[str, ...] = (
+        "per_channel",
+        "per_tensor",
+        "more_representative",
+        "selective",
+    )
+    n_keep_float: int = 3  # selective int8: the layers with the largest int8 error kept in float
+    n_robustness: int | None = None  # test images per corruption (None = all)
     seed: int = 0  # data split, initialisation, view draws and image choices
 
     def __post_init__(self) -> None:
@@ -88,7 +96,7 @@ CPU = Recipe(
     fine_tune_epochs=4,
     fine_tune_lr=3e-4,
     fine_tune_from="block_13_expand",
-    train_views=("clean", "flip", "jpeg", "jpeg_flip"),
+    train_views=("clean", "flip", "crop", "crop"),
     n_cam_grid=16,
     n_quality=50,
     quality_steps=8,
@@ -111,7 +119,7 @@ SMOKE = Recipe(
     fine_tune_epochs=3,
     fine_tune_lr=3e-3,
     fine_tune_from="block_13_expand",
-    train_views=("clean", "flip", "jpeg"),
+    train_views=("clean", "flip", "crop"),
     alpha=0.35,
     train_limit=400,
     randomisation_stages=6,

@@ -11,14 +11,16 @@ installed and ``tf.lite.Interpreter`` (deprecated) otherwise.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from cifar_transfer.model import float32_copy
@@ -41,11 +43,9 @@ def to_float(saved_model_dir: str | os.PathLike[str]) -> bytes:
     return tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir)).convert()
 
 
-def to_int8(saved_model_dir: str | os.PathLike[str], representative_images: np.ndarray) -> bytes:
-    """Full-integer int8 TFLite: weights and activations int8, int8 input and output.
-
-    ``representative_images`` (training images, never test) calibrate activation ranges.
-    """
+def _int8_converter(
+    saved_model_dir: str | os.PathLike[str], representative_images: np.ndarray, per_channel: bool
+) -> Any:
     converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir))
 
     def representative() -> Iterator[list[np.ndarray]]:
@@ -54,10 +54,65 @@ def to_int8(saved_model_dir: str | os.PathLike[str], representative_images: np.n
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
+    converter._experimental_disable_per_channel = not per_channel  # no public switch exists
+    return converter
+
+
+def to_int8(
+    saved_model_dir: str | os.PathLike[str],
+    representative_images: np.ndarray,
+    per_channel: bool = True,
+    keep_float: Sequence[str] = (),
+) -> bytes:
+    """Int8 TFLite: weights and activations int8, calibrated on ``representative_images``
+    (training images, never test).
+
+    Default: full integer with int8 input and output, per-channel weight scales.
+    ``per_channel=False``: one scale per weight tensor. ``keep_float``: tensor names (as in
+    :func:`int8_layer_errors`) whose ops stay float (selective quantisation, through LiteRT's
+    quantisation debugger); the model then takes and returns float32.
+    """
+    converter = _int8_converter(saved_model_dir, representative_images, per_channel)
+    if keep_float:
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(keep_float))
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter,
+            debug_dataset=converter.representative_dataset,
+            debug_options=options,
+        )
+        return debugger.get_nondebug_quantized_model()
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     return converter.convert()
+
+
+def int8_layer_errors(
+    saved_model_dir: str | os.PathLike[str],
+    representative_images: np.ndarray,
+    debug_images: np.ndarray,
+) -> pd.DataFrame:
+    """Per-layer int8 error from LiteRT's quantisation debugger: for every quantised tensor,
+    the RMSE between its float and int8 values on ``debug_images``, in units of the tensor's
+    quantisation step (``rmse_per_scale``), worst first. The guide's rule of thumb: above
+    about 0.7 a layer is a candidate to keep in float."""
+
+    def debug_dataset() -> Iterator[list[np.ndarray]]:
+        for image in debug_images:
+            yield [image[None].astype(np.float32)]
+
+    converter = _int8_converter(saved_model_dir, representative_images, per_channel=True)
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=debug_dataset
+    )
+    debugger.run()
+    buffer = io.StringIO()
+    debugger.layer_statistics_dump(buffer)
+    buffer.seek(0)
+    stats = pd.read_csv(buffer)
+    stats["rmse_per_scale"] = np.sqrt(stats["mean_squared_error"]) / stats["scale"]
+    columns = ["op_name", "tensor_name", "rmse_per_scale", "mean_error", "scale"]
+    return stats.sort_values("rmse_per_scale", ascending=False)[columns].reset_index(drop=True)
 
 
 def float_flatbuffer(model: keras.Model) -> bytes:

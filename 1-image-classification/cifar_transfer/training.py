@@ -5,11 +5,12 @@ hardware and trains it the recipe's way. Two ways to run the same recipe:
 - ``train_end_to_end``: images through the whole network every step (the full recipe), with
   mixed precision and ``tf.distribute.MirroredStrategy`` when GPUs are present.
 - ``train_on_cached_features``: the CPU recipe. The frozen lower backbone is run once per
-  view of every image (clean, flipped, JPEG, ...: ``cache_views``, through ``TFLiteBottom``)
-  and cached; both phases then train only the upper blocks + head on the cache, one view per
-  image and epoch (``ViewSampler``). Because BatchNorm is in inference mode and the lower
-  layers are frozen, this is mathematically the same network as end-to-end training of those
-  layers, at a fraction of the cost; what is lost is random-crop augmentation.
+  view of every image (clean, mirrored, randomly flipped and shifted: ``cache_views``, through
+  ``TFLiteBottom``) and cached; both phases then train only the upper blocks + head on the
+  cache, one view per image and epoch (``CachedViews``). Because BatchNorm is in inference mode
+  and the lower layers are frozen, this is mathematically the same network as end-to-end
+  training of those layers, at a fraction of the cost; what is lost is a fresh random crop in
+  every epoch (the cache holds a fixed number of them).
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def _fit_phase(
 ) -> keras.callbacks.History:
     schedule = warmup_cosine(peak_lr, epochs * steps_per_epoch, warmup_fraction)
     compile_classifier(model, schedule, label_smoothing, weight_decay)
-    return model.fit(train, validation_data=val, epochs=epochs, verbose=verbose)
+    # both pipelines shuffle themselves (tf.data), so Keras must not be asked to
+    return model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, shuffle=False)
 
 
 def train_end_to_end(
@@ -249,76 +251,74 @@ def cache_views(
     bottom: keras.Model | TFLiteBottom,
     images: np.ndarray,
     views: Sequence[str],
-    jpeg_quality: int = 75,
+    seed: int = 0,
     progress: bool = True,
-) -> list[np.ndarray]:
-    """Activations at the cut for each named view (``recipes.VIEWS``) of ``images``.
-
-    ``jpeg`` views are re-encoded with :func:`cifar_transfer.data.jpeg_copy` once and shared by
-    ``jpeg`` and ``jpeg_flip``.
-    """
-    from cifar_transfer.data import jpeg_copy
+) -> np.ndarray:
+    """Activations at the cut for each named view (``recipes.VIEWS``) of ``images``, stacked
+    as (views, images, ...). Every ``crop`` is a new draw of
+    :func:`cifar_transfer.data.crop_flip_view` (seeded by ``seed`` and its position)."""
+    from cifar_transfer.data import crop_flip_view
 
     unknown = [v for v in views if v not in VIEWS]
-    if unknown:
-        raise ValueError(f"unknown views {unknown}; choose from {VIEWS}")
-    jpeg = jpeg_copy(images, jpeg_quality) if any(v.startswith("jpeg") for v in views) else None
-    out = []
-    for view in views:
-        source = images
-        if view.startswith("jpeg"):
-            assert jpeg is not None  # made above whenever a JPEG view is asked for
-            source = jpeg
-        desc = f"caching {view} view" if progress else None
-        out.append(extract_features(bottom, source, flip=view.endswith("flip"), desc=desc))
+    if unknown or not views:
+        raise ValueError(f"unknown views {unknown or views}; choose from {VIEWS}")
+    out: np.ndarray | None = None
+    for index, view in enumerate(views):
+        source = crop_flip_view(images, seed=seed + index) if view == "crop" else images
+        desc = f"caching view {index + 1}/{len(views)} ({view})" if progress else None
+        features = extract_features(bottom, source, flip=view == "flip", desc=desc)
+        if out is None:
+            out = np.empty((len(views), *features.shape), features.dtype)
+        out[index] = features
+    assert out is not None  # views is not empty
     return out
 
 
-class ViewSampler(keras.utils.PyDataset):
-    """Batches over cached activations of several views of the same images (e.g. clean,
-    flipped, JPEG): every epoch shows each image once, through a view drawn at random. Caching
-    views is how the cached recipe keeps augmentation without re-running the frozen layers."""
+class CachedViews:
+    """Cached activations of several views of the same images (views x images x ...) and
+    their labels. Training shows each image once per epoch through a view drawn at random:
+    how the cached recipe keeps augmentation without re-running the frozen layers."""
 
-    def __init__(
-        self,
-        views: Sequence[np.ndarray],
-        y: np.ndarray,
-        batch_size: int,
-        num_classes: int = 10,
-        shuffle: bool = True,
-        seed: int = 0,
-    ) -> None:
-        super().__init__()
-        if not views or any(len(v) != len(y) for v in views):
+    def __init__(self, views: np.ndarray, y: np.ndarray, num_classes: int = 10, seed: int = 0):
+        if views.ndim < 3 or views.shape[1] != len(y):
             raise ValueError(
-                f"every view needs one row per label ({len(y)}); got {[len(v) for v in views]}"
+                f"views must be (views, {len(y)} images, ...), one row per label; got {views.shape}"
             )
-        self.views, self.y, self.batch_size, self.shuffle = list(views), y, batch_size, shuffle
-        self.targets = np.eye(num_classes, dtype=np.float32)[y]
+        self.views, self.y = views, np.asarray(y)
+        self.targets = np.eye(num_classes, dtype=np.float32)[self.y]
         self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
-
-    def on_epoch_end(self) -> None:
-        """Draw the next epoch's order and the view of every image."""
-        n = len(self.y)
-        self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        self.choice = self.rng.integers(0, len(self.views), n) if self.shuffle else np.zeros(n, int)
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.y) / self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return self.sample(rows, self.choice[rows]), self.targets[rows]
+        self.seed = seed
 
     def sample(self, rows: np.ndarray, choice: np.ndarray) -> np.ndarray:
         """Activations of ``rows``, each from the view given in ``choice`` (as float32)."""
-        out = np.empty((len(rows), *self.views[0].shape[1:]), np.float32)
-        for k, view in enumerate(self.views):
-            picked = choice == k
-            if picked.any():
-                out[picked] = view[rows[picked]]
-        return out
+        return self.views[choice, rows].astype(np.float32)
+
+    def dataset(self, batch_size: int) -> Any:
+        """An endless-epoch tf.data pipeline: shuffled rows, a random view per row, float32.
+
+        Why tf.data over a Python generator: the gather runs in TensorFlow's threads beside
+        the training step (a ``keras.utils.PyDataset`` doing the same cost about 45% more time
+        per epoch here). The cache is held in a non-trainable variable, so it is shared by
+        reference instead of being copied into the pipeline's graph (2 GB limit).
+        """
+        import tensorflow as tf
+
+        cache = tf.Variable(self.views, trainable=False, name="cached_views")
+        targets = tf.constant(self.targets)
+        n_views = len(self.views)
+
+        def gather(rows: Any) -> Any:
+            choice = tf.random.uniform(tf.shape(rows), 0, n_views, tf.int64, seed=self.seed)
+            picked = tf.gather_nd(cache, tf.stack([choice, rows], axis=1))
+            return tf.cast(picked, tf.float32), tf.gather(targets, rows)
+
+        n = len(self.y)
+        rows = tf.data.Dataset.range(n).shuffle(n, seed=self.seed, reshuffle_each_iteration=True)
+        return rows.batch(batch_size).map(gather, num_parallel_calls=2).prefetch(2)
+
+    def steps(self, batch_size: int) -> int:
+        """Batches per epoch."""
+        return math.ceil(len(self.y) / batch_size)
 
 
 def _pool(split: SplitClassifier, chunks: Iterable[np.ndarray]) -> np.ndarray:
@@ -331,7 +331,7 @@ def _pool(split: SplitClassifier, chunks: Iterable[np.ndarray]) -> np.ndarray:
 
 def _fit_head_on_pooled(
     split: SplitClassifier,
-    train: ViewSampler,
+    train: CachedViews,
     val_features: np.ndarray,
     y_val: np.ndarray,
     recipe: Recipe,
@@ -368,7 +368,7 @@ def _fit_head_on_pooled(
 def train_on_cached_features(
     model: keras.Model,
     split: SplitClassifier,
-    train_views: Sequence[np.ndarray],
+    train_views: np.ndarray,
     y_train: np.ndarray,
     val_features: np.ndarray,
     y_val: np.ndarray,
@@ -376,16 +376,17 @@ def train_on_cached_features(
     verbose: int = 2,
     seed: int = 0,
 ) -> TrainingHistory:
-    """Both phases on cached activations of one or more views of the training images;
-    ``recipe.fine_tune_from`` must lie above the cut."""
+    """Both phases on cached activations of one or more views of the training images
+    (:func:`cache_views`); ``recipe.fine_tune_from`` must lie above the cut."""
     names = [layer.name for layer in backbone_of(model).layers]
     if recipe.fine_tune_from and names.index(recipe.fine_tune_from) <= names.index(split.cut_layer):
         raise ValueError("fine_tune_from must be above the cached cut layer")
     num_classes = split.top.output_shape[-1]
-    train = ViewSampler(train_views, y_train, recipe.batch_size, num_classes, seed=seed)
-    val = ViewSampler([val_features], y_val, 256, num_classes, shuffle=False)
+    train = CachedViews(train_views, y_train, num_classes, seed=seed)
+    val = (val_features.astype(np.float32), np.eye(num_classes, dtype=np.float32)[y_val])
     history = TrainingHistory()
-    common = _phase_options(recipe, len(train), verbose)
+    steps = train.steps(recipe.batch_size)
+    common = _phase_options(recipe, steps, verbose)
     start = time.perf_counter()
     set_trainable_from(model, None)
     if recipe.head_epochs:
@@ -395,7 +396,12 @@ def train_on_cached_features(
     if recipe.fine_tune_epochs:
         set_trainable_from(model, recipe.fine_tune_from)
         h = _fit_phase(
-            split.top, train, val, recipe.fine_tune_epochs, peak_lr=recipe.fine_tune_lr, **common
+            split.top,
+            train.dataset(recipe.batch_size),
+            val,
+            recipe.fine_tune_epochs,
+            peak_lr=recipe.fine_tune_lr,
+            **common,
         )
         history.add(h, "fine-tune")
     history.seconds["fine_tune"] = time.perf_counter() - start
@@ -405,16 +411,22 @@ def train_on_cached_features(
 
 @dataclass
 class TrainedClassifier:
-    """What training hands on: the trained model, its history, and its logits on the clean
-    and test-like validation images (the cached path computes them from the activations it
-    cached, so evaluation needs no second pass over the validation images)."""
+    """What training hands on: the trained model, its history, and its validation logits for
+    the image and, with test-time flip averaging, its mirror (the cached path computes them
+    from cached activations, so evaluation needs no second pass over the validation images)."""
 
     model: keras.Model
     history: TrainingHistory
-    val_logits: dict[str, np.ndarray]
+    val_logits_by_view: dict[str, np.ndarray]
     strategy: str
     mixed_precision: bool
     seconds: dict[str, float]
+    tta_flip: bool = False
+
+    @property
+    def val_logits(self) -> np.ndarray:
+        """Validation logits of the recipe's prediction rule (flip-averaged or not)."""
+        return combine_views(self.val_logits_by_view, self.tta_flip)
 
     def summary(self) -> str:
         """One line for the notebook."""
@@ -435,6 +447,41 @@ class TrainedClassifier:
         }
 
 
+def combine_views(logits_by_view: dict[str, np.ndarray], tta_flip: bool) -> np.ndarray:
+    """The image's logits, or their mean with the mirror's (test-time flip averaging)."""
+    if not tta_flip:
+        return logits_by_view["image"]
+    return (logits_by_view["image"] + logits_by_view["mirror"]) / 2
+
+
+@dataclass
+class FloatPredictor:
+    """The trained classifier as a float32 TFLite model (XNNPACK: several times faster than
+    TensorFlow on a CPU, same network; a unit test checks the logits) with the recipe's
+    prediction rule: one pass, or the mean logits of the image and its mirror."""
+
+    runner: tflite.TFLiteRunner
+    tta_flip: bool = False
+
+    @classmethod
+    def from_model(cls, model: keras.Model, tta_flip: bool = False) -> FloatPredictor:
+        """Convert ``model`` (a float32 copy when it is mixed precision)."""
+        content = tflite.float_flatbuffer(model)
+        return cls(tflite.TFLiteRunner(content, num_threads=os.cpu_count()), tta_flip)
+
+    def logits_by_view(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Logits of the images ("image") and, with flip averaging, of their mirrors."""
+        images = np.asarray(images, np.float32)
+        out = {"image": self.runner.predict_logits(images).astype(np.float64)}
+        if self.tta_flip:
+            out["mirror"] = self.runner.predict_logits(images[:, :, ::-1]).astype(np.float64)
+        return out
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Logits of the prediction rule."""
+        return combine_views(self.logits_by_view(images), self.tta_flip)
+
+
 def _train_cached(
     classifier: keras.Model,
     splits: CifarSplits,
@@ -442,26 +489,25 @@ def _train_cached(
     seconds: dict[str, float],
     verbose: int,
 ) -> tuple[TrainingHistory, dict[str, np.ndarray]]:
-    """The cached strategy: cache the views of the training images and the clean and
-    test-like validation images at the cut, train on the cache, and return the validation
-    logits from the cached activations (the same network as the full model)."""
+    """The cached strategy: cache the views of the training images and the validation images
+    (and their mirrors for flip averaging) at the cut, train on the cache, and return the
+    validation logits from the cached activations (the same network as the full model)."""
     if recipe.cache_layer is None:
         raise ValueError("the cached_features strategy needs a cache_layer")
     start = time.perf_counter()
     split = split_classifier(classifier, recipe.cache_layer)
     bottom = TFLiteBottom(split.bottom)
-    train_views = cache_views(bottom, splits.x_train, recipe.train_views, recipe.jpeg_quality)
-    val_features = {
-        "clean": extract_features(bottom, splits.x_val),
-        "test-like": extract_features(bottom, splits.val_test_like),
-    }
+    train_views = cache_views(bottom, splits.x_train, recipe.train_views, seed=recipe.seed)
+    val_features = {"image": extract_features(bottom, splits.x_val)}
+    if recipe.tta_flip:
+        val_features["mirror"] = extract_features(bottom, splits.x_val, flip=True)
     seconds["cache"] = time.perf_counter() - start
     history = train_on_cached_features(
         classifier,
         split,
         train_views,
         splits.y_train,
-        val_features["test-like"],
+        val_features["image"],
         splits.y_val,
         recipe,
         verbose=verbose,
@@ -484,7 +530,6 @@ def train_classifier(
 
     ``weights``: a local no-top MobileNetV2 file (None downloads ImageNet weights when the
     recipe is pretrained). ``mixed_precision`` / ``devices``: see :func:`configure_hardware`.
-    ``splits.x_val_test_like`` is the validation version the training curves report.
     """
     start = time.perf_counter()
     strategy = configure_hardware(mixed_precision, devices)
@@ -505,19 +550,19 @@ def train_classifier(
             train_ds = make_dataset(
                 splits.x_train, splits.y_train, recipe.batch_size, training=True, seed=recipe.seed
             )
-            val_ds = make_dataset(splits.val_test_like, splits.y_val, 256)
+            val_ds = make_dataset(splits.x_val, splits.y_val, 256)
             steps = len(splits.y_train) // recipe.batch_size
             history = train_end_to_end(classifier, train_ds, val_ds, steps, recipe, verbose)
-            val_logits = {
-                "clean": predict_logits(classifier, splits.x_val),
-                "test-like": predict_logits(classifier, splits.val_test_like),
-            }
+            val_logits = {"image": predict_logits(classifier, splits.x_val)}
+            if recipe.tta_flip:
+                val_logits["mirror"] = predict_logits(classifier, splits.x_val[:, :, ::-1])
     seconds |= {"head": history.seconds["head"], "fine_tune": history.seconds["fine_tune"]}
     return TrainedClassifier(
         model=classifier,
         history=history,
-        val_logits=val_logits,
+        val_logits_by_view=val_logits,
         strategy=type(strategy).__name__,
         mixed_precision=keras.mixed_precision.global_policy().name == "mixed_float16",
         seconds=seconds,
+        tta_flip=recipe.tta_flip,
     )

@@ -14,7 +14,9 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from cycler import cycler
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
@@ -72,7 +74,10 @@ def plot_confusion_matrices(
     class_names: Sequence[str],
     title: str = "Confusion matrix",
 ) -> Figure:
-    """Counts and row-normalised (recall per true class) confusion matrices side by side."""
+    """Counts and row-normalised (recall per true class) confusion matrices side by side,
+    drawn as seaborn heat maps."""
+    import seaborn as sns
+
     labels = np.arange(len(class_names))
     counts = confusion_matrix(y_true, y_pred, labels=labels)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -83,30 +88,90 @@ def plot_confusion_matrices(
         (axes[0], counts, "d", "counts"),
         (axes[1], normalised, ".2f", "normalised by true class"),
     ):
-        image = ax.imshow(matrix, cmap="Blues")
-        ax.grid(False)
-        ax.set(
-            xticks=labels,
-            yticks=labels,
-            xlabel="predicted",
-            ylabel="true",
-            title=f"{title} ({name})",
+        sns.heatmap(
+            matrix,
+            ax=ax,
+            cmap="Blues",
+            annot=True,
+            fmt=fmt,
+            annot_kws={"fontsize": 7 if len(class_names) > 6 else 9},
+            xticklabels=list(class_names),
+            yticklabels=list(class_names),
+            square=True,
+            cbar_kws={"fraction": 0.046, "pad": 0.04},
         )
-        ax.set_xticklabels(class_names, rotation=45, ha="right")
-        ax.set_yticklabels(class_names)
-        threshold = matrix.max() / 2 if matrix.max() > 0 else 0.5
-        for i in labels:
-            for j in labels:
-                ax.text(
-                    j,
-                    i,
-                    format(matrix[i, j], fmt),
-                    ha="center",
-                    va="center",
-                    fontsize=7 if len(class_names) > 6 else 9,
-                    color="white" if matrix[i, j] > threshold else "black",
-                )
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        ax.set(xlabel="predicted", ylabel="true", title=f"{title} ({name})")
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="y", labelrotation=0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_heatmap(
+    frame: pd.DataFrame,
+    title: str,
+    fmt: str = ".2f",
+    cmap: str = "viridis",
+    colorbar_label: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """One annotated seaborn heat map of a numeric table (rows x columns as laid out), on a
+    new figure or on ``ax`` (several heat maps side by side)."""
+    import seaborn as sns
+
+    if frame.empty:
+        raise ValueError("nothing to plot: the table is empty")
+    if ax is None:
+        size = (0.9 * frame.shape[1] + 3.0, 0.45 * frame.shape[0] + 1.6)
+        ax = plt.subplots(figsize=size)[1]
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure), "pass an Axes of a top-level figure"
+    sns.heatmap(
+        frame.astype(float),
+        ax=ax,
+        annot=True,
+        fmt=fmt,
+        cmap=cmap,
+        cbar_kws={"label": colorbar_label} if colorbar_label else None,
+    )
+    ax.set_title(title)
+    ax.tick_params(axis="y", labelrotation=0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confidence_histograms(
+    curves: Mapping[str, tuple[np.typing.ArrayLike, np.typing.ArrayLike]],
+    bins: int = 20,
+    title: str = "Top-label confidence, right and wrong predictions",
+) -> Figure:
+    """One panel per ``(y_true, proba)`` pair: seaborn histograms of the top-label
+    confidence of right and wrong predictions (how separable mistakes are by confidence)."""
+    import seaborn as sns
+
+    fig, axes = plt.subplots(
+        1, len(curves), figsize=(4.6 * len(curves), 3.4), squeeze=False, sharey=True
+    )
+    for ax, (name, (y_true, proba)) in zip(axes[0], curves.items(), strict=True):
+        p = np.asarray(proba, dtype=float)
+        frame = pd.DataFrame(
+            {
+                "confidence": p.max(axis=1),
+                "prediction": np.where(p.argmax(axis=1) == np.asarray(y_true), "right", "wrong"),
+            }
+        )
+        sns.histplot(
+            frame,
+            x="confidence",
+            hue="prediction",
+            hue_order=["right", "wrong"],
+            bins=np.linspace(0, 1, bins + 1),
+            stat="count",
+            element="step",
+            ax=ax,
+        )
+        ax.set(title=name, yscale="log")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -43,50 +43,71 @@ def test_ic_tflite_bottom_matches_keras_bottom(tiny_classifier, synthetic_images
     np.testing.assert_allclose(fast.astype(np.float32), keras_path, atol=1e-2 * scale)
 
 
-def test_ic_cache_views_flips_and_jpegs(tiny_classifier, synthetic_images) -> None:
+def test_ic_cache_views_mirrors_and_crops(tiny_classifier, synthetic_images) -> None:
     from cifar_transfer import data
 
     images = synthetic_images[0].astype(np.uint8)
     split = training.split_classifier(tiny_classifier, "block_15_add")
     views = training.cache_views(
-        split.bottom, images[:6], ("clean", "flip", "jpeg", "jpeg_flip"), progress=False
+        split.bottom, images[:6], ("clean", "flip", "crop", "crop"), seed=5, progress=False
     )
+    assert views.shape[:2] == (4, 6) and views.dtype == np.float16
     expected = [
         images[:6],
         images[:6, :, ::-1],
-        data.jpeg_copy(images[:6]),
-        data.jpeg_copy(images[:6])[:, :, ::-1],
+        data.crop_flip_view(images[:6], seed=7),  # seed + position of the view
+        data.crop_flip_view(images[:6], seed=8),
     ]
     for view, source in zip(views, expected, strict=True):
         direct = split.bottom(source.astype(np.float32), training=False).numpy()
         np.testing.assert_allclose(view.astype(np.float32), direct, rtol=1e-2, atol=1e-2)
-    assert not np.allclose(views[0], views[2])  # JPEG changed the activations
+    assert not np.allclose(views[2], views[3])  # each crop is a new draw
     with pytest.raises(ValueError, match="unknown views"):
         training.cache_views(split.bottom, images[:2], ("clean", "rotate"), progress=False)
 
 
-def test_ic_view_sampler_draws_one_view_per_image_and_epoch() -> None:
+def test_ic_cached_views_draw_one_view_per_image_and_epoch() -> None:
     n = 50
-    views = [np.full((n, 2), k, np.float16) + np.arange(n)[:, None] * 10 for k in range(3)]
+    views = np.stack(
+        [np.full((n, 2), k, np.float16) + np.arange(n)[:, None] * 10 for k in range(3)]
+    )
     y = np.arange(n) % 10
-    sampler = training.ViewSampler(views, y, batch_size=16, seed=0)
-    assert len(sampler) == 4
-    seen_rows, seen_views = [], []
-    for i in range(len(sampler)):
-        x, t = sampler[i]
-        rows, view = x[:, 0] // 10, x[:, 0] % 10
-        assert np.all(x[:, 0] == x[:, 1]) and np.all(t.argmax(1) == y[rows.astype(int)])
-        seen_rows.extend(rows), seen_views.extend(view)
-    assert sorted(seen_rows) == list(range(n))  # every image exactly once
-    assert set(seen_views) == {0, 1, 2}
-    first = np.array(seen_views)
-    sampler.on_epoch_end()
-    second = np.concatenate([sampler[i][0][:, 0] % 10 for i in range(len(sampler))])
-    assert not np.array_equal(first, second)  # views and order are redrawn every epoch
-    fixed = training.ViewSampler(views, y, batch_size=16, shuffle=False)
-    np.testing.assert_array_equal(fixed[0][0], views[0][:16])
+    cached = training.CachedViews(views, y, seed=0)
+    assert cached.steps(16) == 4
+    dataset = cached.dataset(16)
+    epochs = []
+    for _ in range(2):
+        seen_rows, seen_views = [], []
+        for x, t in dataset:
+            x, t = x.numpy(), t.numpy()
+            assert x.dtype == np.float32
+            rows, view = x[:, 0] // 10, x[:, 0] % 10
+            assert np.all(x[:, 0] == x[:, 1]) and np.all(t.argmax(1) == y[rows.astype(int)])
+            seen_rows.extend(rows), seen_views.extend(view)
+        assert sorted(seen_rows) == list(range(n))  # every image exactly once per epoch
+        assert set(seen_views) == {0, 1, 2}
+        epochs.append(np.array(seen_rows) * 10 + np.array(seen_views))
+    assert not np.array_equal(*epochs)  # order and views are redrawn every epoch
+    np.testing.assert_array_equal(
+        cached.sample(np.array([3, 4]), np.array([2, 0])), [[32, 32], [40, 40]]
+    )
     with pytest.raises(ValueError, match="one row per label"):
-        training.ViewSampler([views[0][:10]], y, batch_size=4)
+        training.CachedViews(views[:, :10], y)
+
+
+def test_ic_float_predictor_averages_the_mirror_only_when_asked(
+    tiny_classifier, synthetic_images
+) -> None:
+    images = synthetic_images[0][:8]
+    plain = training.FloatPredictor.from_model(tiny_classifier)
+    averaged = training.FloatPredictor(plain.runner, tta_flip=True)
+    keras_logits = model.predict_logits(tiny_classifier, images)
+    scale = np.abs(keras_logits).max()
+    np.testing.assert_allclose(plain(images), keras_logits, atol=1e-4 * scale)
+    views = averaged.logits_by_view(images)
+    assert set(views) == {"image", "mirror"}
+    mirrored = model.predict_logits(tiny_classifier, images[:, :, ::-1])
+    np.testing.assert_allclose(averaged(images), (keras_logits + mirrored) / 2, atol=1e-4 * scale)
 
 
 def test_ic_fine_tuning_keeps_batchnorm_frozen(tiny_classifier) -> None:
@@ -126,7 +147,7 @@ def test_ic_cached_training_learns_synthetic_classes() -> None:
         "smoke", head_epochs=20, fine_tune_epochs=1, fine_tune_from="block_13_expand"
     )
     history = training.train_on_cached_features(
-        classifier, split, [feats], y, feats[:50], y[:50], recipe, verbose=0
+        classifier, split, feats[None], y, feats[:50], y[:50], recipe, verbose=0
     )
     assert history.phase == ["head"] * 20 + ["fine-tune"]
     assert history.metrics["accuracy"][19] > 0.3  # chance is 0.1
@@ -134,7 +155,7 @@ def test_ic_cached_training_learns_synthetic_classes() -> None:
         training.train_on_cached_features(
             classifier,
             split,
-            [feats],
+            feats[None],
             y,
             feats,
             y,

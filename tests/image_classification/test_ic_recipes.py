@@ -86,10 +86,13 @@ def test_ic_full_recipe_runs_end_to_end_under_mixed_precision(
         before = model.backbone_of(fresh).get_layer(name).get_weights()[0]
         assert np.allclose(after, before) != moved, name
 
-    evaluated = evaluation.evaluate(net, trained.val_logits, splits, seed=recipe.seed)
+    predictor = training.FloatPredictor.from_model(net, tta_flip=True)
+    test_logits = predictor(splits.x_test)
+    evaluated = evaluation.evaluate(test_logits, trained.val_logits, splits, seed=recipe.seed)
     assert evaluated.test_logits.dtype == np.float64 and np.isfinite(evaluated.test_logits).all()
-    assert np.isfinite(evaluated.temperature) and evaluated.temperature > 0
-    assert evaluated.val_nll["after"] <= evaluated.val_nll["before"] + 1e-9
+    assert set(evaluated.calibrators) == {"temperature", "vector", "dirichlet"}
+    nll = evaluated.val_calibration["nll"]
+    assert nll[evaluated.chosen] == nll.drop(index="none").min()
 
     images, classes = splits.x_test[:4].astype(np.float32), evaluated.y_pred[:4]
     explainer = cams.CamExplainer(net, recipe.cam_layer, scorecam_channels=2)
@@ -113,15 +116,23 @@ def test_ic_full_recipe_runs_end_to_end_under_mixed_precision(
         tmp_path,
         splits.x_test[:n_eval],
         splits.y_test[:n_eval],
-        data.representative_images(splits, recipe),
+        data.representative_images(splits, 4 * recipe.n_representative),
         latency_runs=2,
-        keras_logits=evaluated.test_logits[:n_eval],
+        variants=("per_channel", "selective"),
+        n_keep_float=1,
+        n_debug=2,
     )
-    assert list(exported.table.index) == ["keras", "tflite_float32", "tflite_int8"]
+    assert list(exported.table.index) == [
+        "keras",
+        "tflite_float32",
+        "tflite_int8",
+        "tflite_int8_selective",
+    ]
     runner = tflite.TFLiteRunner((tmp_path / "cifar_mobilenetv2_float32.tflite").read_bytes())
     x_eval = splits.x_test[:n_eval].astype(np.float32)
     float32_logits = model.predict_logits(model.float32_copy(net), x_eval)
     np.testing.assert_allclose(runner.predict_logits(x_eval), float32_logits, atol=1e-3)
     # the copy holds the trained weights: float16 compute is close to float32, not equal
-    agreement = np.corrcoef(evaluated.test_logits[:n_eval].ravel(), float32_logits.ravel())[0, 1]
+    mixed_logits = model.predict_logits(net, x_eval)
+    agreement = np.corrcoef(mixed_logits.ravel(), float32_logits.ravel())[0, 1]
     assert agreement > 0.98, agreement

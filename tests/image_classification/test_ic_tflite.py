@@ -28,6 +28,21 @@ def test_ic_tflite_float_and_int8_round_trip(tiny_cnn: keras.Model, tmp_path: Pa
     assert np.corrcoef(int8_logits.ravel(), expected.ravel())[0, 1] > 0.95
 
 
+def test_ic_int8_variants_per_tensor_and_selective(tiny_cnn: keras.Model, tmp_path: Path) -> None:
+    images = np.random.default_rng(1).uniform(0, 255, size=(16, 16, 16, 3)).astype(np.float32)
+    expected = tiny_cnn(images, training=False).numpy()
+    saved = tflite.saved_model(tiny_cnn, tmp_path / "sm")
+    errors = tflite.int8_layer_errors(saved, images, images[:4])
+    assert errors["rmse_per_scale"].is_monotonic_decreasing and (errors["scale"] > 0).all()
+    per_tensor = tflite.to_int8(saved, images, per_channel=False)
+    assert per_tensor != tflite.to_int8(saved, images)
+    keep = list(errors["tensor_name"][:1])
+    selective = tflite.TFLiteRunner(tflite.to_int8(saved, images, keep_float=keep))
+    assert selective.input["dtype"] == np.float32  # float in and out around the float layers
+    logits = selective.predict_logits(images)
+    assert np.corrcoef(logits.ravel(), expected.ravel())[0, 1] > 0.95
+
+
 def test_ic_mixed_precision_model_converts_through_a_float32_copy(
     tiny_cnn: keras.Model, build_tiny_cnn, restore_dtype_policy
 ) -> None:

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
@@ -61,9 +62,9 @@ def test_confusion_matrices_counts_and_normalised() -> None:
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 4  # two matrices and their colour bars
     counts_ax, norm_ax = fig.axes[0], fig.axes[1]
-    counts = counts_ax.get_images()[0].get_array()
+    counts = counts_ax.collections[0].get_array().reshape(3, 3)  # seaborn's QuadMesh
     np.testing.assert_array_equal(counts, [[2, 1, 0], [0, 2, 0], [1, 0, 0]])
-    norm = norm_ax.get_images()[0].get_array()
+    norm = norm_ax.collections[0].get_array().reshape(3, 3)
     np.testing.assert_allclose(norm.sum(axis=1), [1, 1, 1])
     np.testing.assert_allclose(norm[0], [2 / 3, 1 / 3, 0])
     assert [t.get_text() for t in counts_ax.texts] == ["2", "1", "0", "0", "2", "0", "1", "0", "0"]
@@ -73,7 +74,7 @@ def test_confusion_matrices_counts_and_normalised() -> None:
 
 def test_confusion_matrix_with_empty_true_class_has_no_nan() -> None:
     fig = plotting.plot_confusion_matrices([0, 0, 1], [0, 1, 1], ["a", "b", "c"])
-    norm = fig.axes[1].get_images()[0].get_array()
+    norm = fig.axes[1].collections[0].get_array().reshape(3, 3)
     assert np.all(np.isfinite(norm))
     np.testing.assert_array_equal(norm[2], [0, 0, 0])
 
@@ -180,3 +181,24 @@ def test_image_grid_accepts_single_channel_images() -> None:
     fig = plotting.plot_image_grid(np.random.default_rng(0).random((3, 8, 8, 1)))
     assert len([ax for ax in fig.axes if ax.images]) == 3
     plt.close(fig)
+
+
+def test_heatmap_annotates_every_cell_and_refuses_an_empty_table() -> None:
+    frame = pd.DataFrame([[0.9, 0.8], [0.7, 0.5]], index=["noise", "blur"], columns=["s1", "s5"])
+    fig = plotting.plot_heatmap(frame, "accuracy", fmt=".1f", colorbar_label="accuracy")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["0.9", "0.8", "0.7", "0.5"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["noise", "blur"]
+    np.testing.assert_allclose(np.ravel(ax.collections[0].get_array()), [0.9, 0.8, 0.7, 0.5])
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_heatmap(pd.DataFrame(), "nothing")
+
+
+def test_confidence_histograms_split_right_and_wrong_per_panel() -> None:
+    y = np.array([0, 1, 1, 0])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.55, 0.45]])
+    fig = plotting.plot_confidence_histograms({"before": (y, proba), "after": (y, proba)})
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["before", "after"]
+    legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert legend == ["right", "wrong"]

@@ -300,6 +300,20 @@ def main(argv: Sequence[str] | None = None) -> Path:
     return args.out
 
 
+def run_context(note: str = "") -> dict[str, Any]:
+    """The command line and the machine's state, for a benchmark JSON (shared with
+    bench_spark_als.py)."""
+    return {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "nice": os.nice(0),
+            "load_average_1m_at_start": os.getloadavg()[0],
+            "note": note,
+        },
+    }
+
+
 def run_all(
     sizes: Sequence[str],
     models: Sequence[str],
@@ -310,14 +324,7 @@ def run_all(
     note: str = "",
 ) -> dict[str, Any]:
     """Every (size, model) in order, the JSON rewritten after each so a long run can be watched."""
-    context = {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "nice": os.nice(0),
-            "load_average_1m_at_start": os.getloadavg()[0],
-            "note": note,
-        },
+    context = run_context(note) | {
         "cap_s": cap_s,
         "memory_budget_bytes": budget,
         "peak_memory": "peak RSS (VmHWM) of each step, reset at the step's start (Linux "

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from bench_scale import SIZES, prepare
+from bench_scale import SIZES, prepare, run_context
 
 from mlshared.ranking_metrics import ranking_report
 from mlshared.run import write_metrics_json
@@ -172,15 +172,7 @@ def main() -> None:
         return
     started = time.perf_counter()
     report: dict[str, Any] = {"k": K}
-    context = {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "nice": os.nice(0),
-            "load_average_1m_at_start": os.getloadavg()[0],
-            "note": args.note,
-        },
-    }
+    context = run_context(args.note)
     with tempfile.TemporaryDirectory(prefix="bench_spark_als_") as tmp:
         print(f"== {args.size}: generating and splitting (bench_scale's data)", flush=True)
         report["data"] = prepare(args.size, Path(tmp))

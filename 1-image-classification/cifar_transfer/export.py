@@ -93,6 +93,7 @@ def _int8_variant(
     exported: Path,
     x_representative: np.ndarray,
     keep_float: list[str],
+    labels: list[str],
 ) -> tuple[str, bytes, str]:
     """(row name, flatbuffer, what it is) of one int8 variant."""
     n = len(x_representative)
@@ -107,7 +108,7 @@ def _int8_variant(
         return "tflite_int8_more_representative", content, f"per-channel, {n} images"
     if name == "selective":
         content = tflite.to_int8(exported, x_representative[: n // 4], keep_float=keep_float)
-        what = f"{len(keep_float)} worst layers in float: " + ", ".join(keep_float)
+        what = f"{len(keep_float)} worst layers in float: " + ", ".join(labels)
         return "tflite_int8_selective", content, what
     raise ValueError(f"unknown int8 variant {name!r}; choose from {INT8_VARIANTS}")
 
@@ -155,12 +156,16 @@ def export_all(
         exported = tflite.saved_model(model, Path(tmp) / "saved_model")
         files.append(("tflite_float32", tflite.to_float(exported), "float32"))
         keep_float: list[str] = []
+        labels: list[str] = []
         if "selective" in variants:
             layer_errors = tflite.int8_layer_errors(
                 exported, x_representative[: len(x_representative) // 4], x_representative[:n_debug]
             )
             keep_float = list(layer_errors["tensor_name"].head(n_keep_float))
-        files += [_int8_variant(v, exported, x_representative, keep_float) for v in variants]
+            labels = list(layer_errors["layer"].head(n_keep_float))
+        files += [
+            _int8_variant(v, exported, x_representative, keep_float, labels) for v in variants
+        ]
     for name, content, what in files:
         (out_dir / f"cifar_mobilenetv2_{name.removeprefix('tflite_')}.tflite").write_bytes(content)
         runner = tflite.TFLiteRunner(content, num_threads=num_threads)

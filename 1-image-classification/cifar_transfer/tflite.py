@@ -111,8 +111,20 @@ def int8_layer_errors(
     buffer.seek(0)
     stats = pd.read_csv(buffer)
     stats["rmse_per_scale"] = np.sqrt(stats["mean_squared_error"]) / stats["scale"]
-    columns = ["op_name", "tensor_name", "rmse_per_scale", "mean_error", "scale"]
+    stats["layer"] = [layer_label(name) for name in stats["tensor_name"]]
+    columns = ["layer", "op_name", "tensor_name", "rmse_per_scale", "mean_error", "scale"]
     return stats.sort_values("rmse_per_scale", ascending=False)[columns].reset_index(drop=True)
+
+
+def layer_label(tensor_name: str) -> str:
+    """A readable label for a converted tensor's name: the Keras layer it comes from (the
+    converter joins the names of fused ops with ";" and prefixes model scopes)."""
+    first = tensor_name.split(";")[0]
+    if first.startswith("StatefulPartitionedCall"):
+        return "model output (logits)"
+    parts = [p for p in first.split("/") if p]
+    label = parts[-2] if len(parts) >= 2 else first
+    return label.removesuffix("_1")
 
 
 def float_flatbuffer(model: keras.Model) -> bytes:

@@ -40,7 +40,7 @@ def test_ic_export_all_writes_and_measures_every_variant(
     assert table.loc["tflite_int8", "size_mb"] < table.loc["tflite_float32", "size_mb"]
     assert (table["median_ms"] > 0).all() and (table["p90_ms"] >= table["median_ms"]).all()
     # the selective variant keeps the debugger's worst layers in float, and says which
-    worst = list(result.layer_errors["tensor_name"][:2])
+    worst = list(result.layer_errors["layer"][:2])
     assert result.layer_errors["rmse_per_scale"].is_monotonic_decreasing
     assert all(name in table.loc["tflite_int8_selective", "what"] for name in worst)
     for name in ("float32", "int8", "int8_per_tensor", "int8_selective"):

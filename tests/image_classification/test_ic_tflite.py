@@ -34,6 +34,7 @@ def test_ic_int8_variants_per_tensor_and_selective(tiny_cnn: keras.Model, tmp_pa
     saved = tflite.saved_model(tiny_cnn, tmp_path / "sm")
     errors = tflite.int8_layer_errors(saved, images, images[:4])
     assert errors["rmse_per_scale"].is_monotonic_decreasing and (errors["scale"] > 0).all()
+    assert errors["layer"].str.len().max() < 60  # readable, not the converter's fused names
     per_tensor = tflite.to_int8(saved, images, per_channel=False)
     assert per_tensor != tflite.to_int8(saved, images)
     keep = list(errors["tensor_name"][:1])
@@ -61,3 +62,13 @@ def test_ic_mixed_precision_model_converts_through_a_float32_copy(
     expected = tiny_cnn(images, training=False).numpy()
     runner = tflite.TFLiteRunner(tflite.float_flatbuffer(mixed))
     np.testing.assert_allclose(runner.predict_logits(images), expected, atol=1e-4)
+
+
+def test_ic_layer_label_names_the_keras_layer() -> None:
+    fused = (
+        "m_1/mobilenetv2_backbone_1/block_8_depthwise_relu_1/Relu6;"
+        "m_1/mobilenetv2_backbone_1/block_8_depthwise_1/depthwise"
+    )
+    assert tflite.layer_label(fused) == "block_8_depthwise_relu"
+    assert tflite.layer_label("m_1/mobilenetv2_backbone_1/block_7_add_1/Add") == "block_7_add"
+    assert tflite.layer_label("StatefulPartitionedCall_1:0") == "model output (logits)"

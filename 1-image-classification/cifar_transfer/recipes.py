@@ -80,23 +80,25 @@ FULL = Recipe(
     fine_tune_epochs=10,
     fine_tune_lr=3e-4,
     fine_tune_from="block_1_expand",
+    tta_flip=True,
     n_quality=500,
     n_randomisation=64,
 )
 
 CPU = Recipe(
     name="cpu",
-    image_size=128,
+    image_size=160,
     pretrained=True,
     strategy="cached_features",
     cache_layer="block_12_add",
     batch_size=128,
     head_epochs=10,
     head_lr=1e-3,
-    fine_tune_epochs=4,
+    fine_tune_epochs=6,
     fine_tune_lr=3e-4,
     fine_tune_from="block_13_expand",
     train_views=("clean", "flip", "crop", "crop"),
+    tta_flip=True,
     n_cam_grid=16,
     n_quality=50,
     quality_steps=8,
@@ -105,6 +107,7 @@ CPU = Recipe(
     n_export_eval=None,
     n_latency_runs=50,
     n_representative=500,
+    n_robustness=1000,
 )
 
 SMOKE = Recipe(
@@ -120,6 +123,7 @@ SMOKE = Recipe(
     fine_tune_lr=3e-3,
     fine_tune_from="block_13_expand",
     train_views=("clean", "flip", "crop"),
+    tta_flip=True,
     alpha=0.35,
     train_limit=400,
     randomisation_stages=6,

@@ -135,6 +135,13 @@ def corruptions(seed: int = 0) -> list[Corruption]:
     return sorted(out, key=lambda c: (c.name, c.severity, -c.parameter))
 
 
+def examples(image: np.ndarray, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """One (H, W, 3) uint8 image under every corruption, with the labels, for a figure."""
+    levels = corruptions(seed)
+    images = np.concatenate([c.apply(np.asarray(image)[None]) for c in levels])
+    return images, [c.label for c in levels]
+
+
 def _unchanged(images: np.ndarray) -> np.ndarray:
     return images
 

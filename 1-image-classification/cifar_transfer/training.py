@@ -66,6 +66,16 @@ def configure_hardware(
     return tf.distribute.get_strategy()
 
 
+def hardware_note() -> str:
+    """One line for the notebook: the GPUs TensorFlow sees, or what to do without one."""
+    import tensorflow as tf
+
+    gpus = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    if gpus:
+        return f"GPUs: {', '.join(gpus)} (mixed precision for the full recipe)"
+    return "No GPU: fine for smoke and cpu. Full recipe: Runtime > Change runtime type > GPU."
+
+
 def warmup_cosine(
     peak_lr: float, total_steps: int, warmup_fraction: float = 0.1, final_fraction: float = 0.01
 ) -> keras.optimizers.schedules.LearningRateSchedule:

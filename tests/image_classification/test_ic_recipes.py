@@ -33,7 +33,7 @@ def test_ic_recipe_names_are_the_run_modes() -> None:
 def test_ic_recipe_for_overrides_by_name_and_refuses_typos() -> None:
     recipe = recipes.recipe_for("cpu", fine_tune_epochs=7, seed=3)
     assert (recipe.fine_tune_epochs, recipe.seed, recipe.name) == (7, 3, "cpu")
-    assert recipes.CPU.fine_tune_epochs == 4  # the named recipe is untouched
+    assert recipes.CPU.fine_tune_epochs == 6  # the named recipe is untouched
     with pytest.raises(ValueError, match="full, cpu, smoke"):
         recipes.recipe_for("gpu")
     with pytest.raises(ValueError, match=r"unknown recipe fields \['fine_tune_epoch'\]"):

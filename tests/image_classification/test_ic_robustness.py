@@ -83,6 +83,11 @@ def test_ic_corruption_table_has_every_level_and_the_clean_row(images: np.ndarra
     assert list(grid.columns) == ["s1", "s3", "s5", "q75", "q30"]
     assert np.isnan(grid.loc["jpeg", "s1"]) and grid.loc["contrast", "s5"] == 0.0
     assert result.to_metrics()["n_images"] == len(images)
+    shown, names = robustness.examples(images[0])
+    assert shown.shape == (14, 32, 32, 3) and names == labels
+    np.testing.assert_array_equal(
+        shown[names.index("contrast s5")], robustness.contrast(images[:1], 0.05)[0]
+    )
 
 
 def test_ic_overlay_resizes_colours_and_blends(images: np.ndarray) -> None:

@@ -304,12 +304,13 @@ class CachedViews:
         return self.views[choice, rows].astype(np.float32)
 
     def dataset(self, batch_size: int) -> Any:
-        """An endless-epoch tf.data pipeline: shuffled rows, a random view per row, float32.
+        """One epoch as a tf.data pipeline (Keras iterates it anew every epoch, reshuffled):
+        shuffled rows, a random view per row, float32.
 
         Why tf.data over a Python generator: the gather runs in TensorFlow's threads beside
-        the training step (a ``keras.utils.PyDataset`` doing the same cost about 45% more time
-        per epoch here). The cache is held in a non-trainable variable, so it is shared by
-        reference instead of being copied into the pipeline's graph (2 GB limit).
+        the training step instead of in Python between steps. The cache is held in a
+        non-trainable variable, so it is shared by reference instead of being copied into the
+        pipeline's graph (2 GB limit).
         """
         import tensorflow as tf
 

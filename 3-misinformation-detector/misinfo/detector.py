@@ -107,11 +107,18 @@ class Detector:
 
     def explain(self, text: str, top_k: int = 15) -> list[tuple[str, float]]:
         """Signed word contributions toward "fake" (TF-IDF weight x value) from the linear
-        TF-IDF member; empty list if that member is not loaded."""
+        word TF-IDF member; empty list if that member is not loaded."""
         from misinfo.models import TfidfLogReg
 
         check_texts([text])
-        tfidf = next((m for m in self.members.values() if isinstance(m, TfidfLogReg)), None)
+        tfidf = next(
+            (
+                m
+                for m in self.members.values()
+                if isinstance(m, TfidfLogReg) and m.analyzer == "word"
+            ),
+            None,
+        )
         if tfidf is None:
             return []
         return tfidf.explain(text, top_k=top_k)

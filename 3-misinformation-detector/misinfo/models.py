@@ -108,9 +108,14 @@ class _SkopsPipeline:
         return obj
 
 
+# analyzer -> n-gram range: words (the baseline, explainable word by word) or characters inside
+# word boundaries (robust to spelling variants, hashtags and handles in social-media posts)
+TFIDF_NGRAMS: dict[str, tuple[int, int]] = {"word": (1, 2), "char_wb": (2, 5)}
+
+
 class TfidfLogReg(_SkopsPipeline):
-    """TF-IDF (word 1-2 grams, sublinear tf) + logistic regression: the baseline, and the
-    model whose weights explain a prediction word by word."""
+    """TF-IDF (word 1-2 grams or character 2-5 grams, sublinear tf) + logistic regression: the
+    baseline, and (on words) the model whose weights explain a prediction word by word."""
 
     kind = MemberKind.TFIDF
 
@@ -121,7 +126,10 @@ class TfidfLogReg(_SkopsPipeline):
         min_df: int = 2,
         seed: int = 0,
         name: str = "tfidf",
+        analyzer: str = "word",
     ) -> None:
+        if analyzer not in TFIDF_NGRAMS:
+            raise ValueError(f"analyzer must be one of {sorted(TFIDF_NGRAMS)}, not {analyzer!r}")
         self.name = name
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -132,7 +140,8 @@ class TfidfLogReg(_SkopsPipeline):
                 (
                     "tfidf",
                     TfidfVectorizer(
-                        ngram_range=(1, 2),
+                        analyzer=analyzer,
+                        ngram_range=TFIDF_NGRAMS[analyzer],
                         min_df=min_df,
                         max_features=max_features,
                         sublinear_tf=True,
@@ -163,9 +172,16 @@ class TfidfLogReg(_SkopsPipeline):
         """(n, 2) uncalibrated probabilities."""
         return two_column(expit(self.decision_function(texts)))
 
+    @property
+    def analyzer(self) -> str:
+        """ "word" or "char_wb" (read from the fitted pipeline, so loaded members know it too)."""
+        return str(self.pipeline.named_steps["tfidf"].analyzer)
+
     def explain(self, text: str, top_k: int = 15) -> list[tuple[str, float]]:
         """Signed contributions toward "fake" (weight x tf-idf value) per word; a bigram's
         contribution is split evenly over its two words so the app can highlight words."""
+        if self.analyzer != "word":
+            raise ValueError(f"{self.name} weighs character n-grams: explain() needs a word model")
         vec = self.pipeline.named_steps["tfidf"]
         coef = self.pipeline.named_steps["lr"].coef_[0]
         row = vec.transform([text]).tocoo()

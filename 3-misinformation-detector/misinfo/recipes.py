@@ -74,6 +74,9 @@ class Recipe:
     max_train: int | None = None  # stratified subsample of the cleaned train split
     near_threshold: float = 0.9
     tfidf_c: float = 4.0
+    # a second TF-IDF member on character 2-5 grams ("chars"); on CONSTRAINT's validation split
+    # it scores 0.950 weighted F1 against the word model's 0.937
+    char_tfidf: bool = True
     feature_c: float = 1.0
     ensemble_method: str = "auto"
     synthetic_size: int = 600
@@ -122,7 +125,7 @@ RECIPES: dict[str, Recipe] = {
         transformers={"minilm": _env_model()},
         students={"minilm_l3": "minilm"},
         max_length=128,  # 99.7% of CONSTRAINT's posts fit; LIAR's statements are shorter
-        epochs=2,
+        epochs=3,
         batch_size=32,
         lr=1e-4,
         torch_threads=_env_threads(),

@@ -395,16 +395,27 @@ def fit_all(
         c=recipe.tfidf_c, seed=recipe.seed, min_df=2 if len(texts["train"]) > 200 else 1
     ).fit(texts["train"], y["train"])
     timings["fit_tfidf_s"] = time.perf_counter() - t0
+    members: dict[str, SavedMember] = {"tfidf": tfidf}
+    model_names = {"tfidf": "TF-IDF (word 1-2 grams) + logistic regression"}
+    if recipe.char_tfidf:
+        t0 = time.perf_counter()
+        members["chars"] = TfidfLogReg(
+            c=recipe.tfidf_c,
+            max_features=100_000,
+            seed=recipe.seed,
+            min_df=2 if len(texts["train"]) > 200 else 1,
+            name="chars",
+            analyzer="char_wb",
+        ).fit(texts["train"], y["train"])
+        timings["fit_chars_s"] = time.perf_counter() - t0
+        model_names["chars"] = "TF-IDF (character 2-5 grams) + logistic regression"
     t0 = time.perf_counter()
     style = FeatureModel(c=recipe.feature_c, seed=recipe.seed).fit(
         texts["train"], y["train"], features=feats["train"]
     )
     timings["fit_features_s"] = time.perf_counter() - t0
-    members: dict[str, SavedMember] = {"tfidf": tfidf, "features": style}
-    model_names = {
-        "tfidf": "TF-IDF (1-2 grams) + logistic regression",
-        "features": "text features + logistic regression",
-    }
+    members["features"] = style
+    model_names["features"] = "text features + logistic regression"
     with tempfile.TemporaryDirectory(prefix="misinfo-models-") as tmp:
         transformers, transformer_names = _fit_transformers(
             recipe, texts, y, timings, progress, say, Path(tmp)

@@ -38,11 +38,18 @@ def copy(quick_models: Path, tmp_path: Path) -> Path:
 
 def test_detector_predicts_with_the_contract_columns(artifacts: Path) -> None:
     det = load_detector(artifacts)
-    assert det.member_names == ["tfidf", "features"]
+    assert det.member_names == ["tfidf", "chars", "features"]
     out = det.predict(
         ["SHOCKING cover-up exposed! Share!", "Officials said spending rose 3 percent."]
     )
-    assert list(out.columns) == ["label", "confidence", "p_fake", "p_fake_tfidf", "p_fake_features"]
+    assert list(out.columns) == [
+        "label",
+        "confidence",
+        "p_fake",
+        "p_fake_tfidf",
+        "p_fake_chars",
+        "p_fake_features",
+    ]
     assert out["label"].tolist() == ["fake", "real"]
     assert np.all((out["confidence"] >= 0.5) & (out["confidence"] <= 1))
     assert np.allclose(
@@ -66,15 +73,16 @@ def test_empty_text_is_a_clear_error(artifacts: Path) -> None:
 def test_manifest_contents(artifacts: Path) -> None:
     m = load_manifest(artifacts)
     assert m.label_names == ["real", "fake"]
-    assert set(m.temperatures) == {"tfidf", "features"}
+    assert set(m.temperatures) == {"tfidf", "chars", "features"}
     assert "features+tfidf" in m.ensemble
     assert set(m.files) == {
         "tfidf.skops",
+        "chars.skops",
         "features.skops",
         "domain/tfidf.skops",
         "domain/reference.npz",
     }
-    assert m.member_kinds == {"tfidf": "tfidf", "features": "features"}
+    assert m.member_kinds == {"tfidf": "tfidf", "chars": "tfidf", "features": "features"}
     assert m.recipe["name"] == "quick"
     assert len(m.training_data["sha256"]) == 64 and "synthetic" in m.training_data["description"]
     assert {"accuracy", "macro_f1", "roc_auc", "ece"} <= set(m.metrics["ensemble"])
@@ -350,3 +358,11 @@ def test_a_folder_of_model_sets_is_listed_and_loading_it_names_the_sets(
     save_cross_scores(tmp_path / "models" / "liar", {"liar": {"n": 3, "accuracy": 0.5}})
     assert load_cross_scores(tmp_path / "models" / "liar") == {"liar": {"n": 3.0, "accuracy": 0.5}}
     load_detector(tmp_path / "models" / "liar", warm_up=False)  # the extra file is no member
+
+
+def test_explanations_come_from_the_word_model_only(artifacts: Path) -> None:
+    det = load_detector(artifacts)
+    words = dict(det.explain("SHOCKING cover-up exposed! Share!"))
+    assert words and all(" " not in w for w in words)  # words, not character n-grams
+    with pytest.raises(ValueError, match="character n-grams"):
+        det.members["chars"].explain("SHOCKING cover-up exposed!")

@@ -116,14 +116,14 @@ def test_the_full_recipe_path_runs_at_tiny_scale(
     assert raw["train"]["label"].mean() == pytest.approx(1 - isot_like(110, 1)["label"].mean())
     outcome = fit_all(raw, recipe, description, out_dir=tmp_path / "models", log=None)
 
-    assert list(outcome.members) == ["tfidf", "features", "bert", "distilbert"]
+    assert list(outcome.members) == ["tfidf", "chars", "features", "bert", "distilbert"]
     assert type(outcome.members["distilbert"].model).__name__.startswith("DistilBert")  # type: ignore[attr-defined]
     assert {(name, torch.bfloat16) for name in tiny} <= set(autocasts)
     assert set(outcome.transformer_histories()) == {"bert", "distilbert"}
     assert any("valid_loss" in h for h in outcome.transformer_histories()["bert"])
     result = outcome.evaluate()
-    assert set(result.table.index) == {"tfidf", "features", "bert", "distilbert", "ensemble"}
-    assert set(result.mcnemar.index) == {"tfidf", "features", "bert", "distilbert"}
+    assert set(result.table.index) == {"tfidf", "chars", "features", "bert", "distilbert", "ensemble"}
+    assert set(result.mcnemar.index) == {"tfidf", "chars", "features", "bert", "distilbert"}
 
     cross = cross_dataset_check(
         recipe, tmp_path / "models", welfake_path=str(hub_copies["welfake"])
@@ -162,7 +162,7 @@ def test_the_cpu_recipe_fine_tunes_a_transformer_and_its_half_depth_student(
     assert recipe.students == {"minilm_l3": "minilm"}
     raw, description = load_recipe_data(recipe_for("smoke", synthetic_size=300))
     outcome = fit_all(raw, recipe, description, out_dir=tmp_path / "models", log=None)
-    assert list(outcome.members) == ["tfidf", "features", "minilm", "minilm_l3"]
+    assert list(outcome.members) == ["tfidf", "chars", "features", "minilm", "minilm_l3"]
     depth = {n: outcome.members[n].model.config.num_hidden_layers for n in ("minilm", "minilm_l3")}  # type: ignore[attr-defined]
     assert depth == {"minilm": 2, "minilm_l3": 1}
     assert outcome.model_names["minilm_l3"].endswith("student of layers [0] of 2")

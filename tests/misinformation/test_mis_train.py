@@ -122,7 +122,14 @@ def test_the_full_recipe_path_runs_at_tiny_scale(
     assert set(outcome.transformer_histories()) == {"bert", "distilbert"}
     assert any("valid_loss" in h for h in outcome.transformer_histories()["bert"])
     result = outcome.evaluate()
-    assert set(result.table.index) == {"tfidf", "chars", "features", "bert", "distilbert", "ensemble"}
+    assert set(result.table.index) == {
+        "tfidf",
+        "chars",
+        "features",
+        "bert",
+        "distilbert",
+        "ensemble",
+    }
     assert set(result.mcnemar.index) == {"tfidf", "chars", "features", "bert", "distilbert"}
 
     cross = cross_dataset_check(

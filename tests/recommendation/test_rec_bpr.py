@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recsys.models.bpr import BPR, InteractionSet, bpr_step, sample_negatives, scatter_add
@@ -70,8 +71,9 @@ def test_interaction_set_matches_a_python_set():
     assert not InteractionSet(sp.csr_matrix((2, 3))).contains(np.array([1]), np.array([2])).any()
 
 
-def _loop_fit(train, factors, lr, reg, iterations, batch_size, seed):
-    """Reference fit: the same seeded draws, then every triple updated by the loop step."""
+def _loop_fit(train, factors, lr, reg, iterations, batch_size, seed, decay=False):
+    """Reference fit: the same seeded draws, then every triple updated by the loop step (with
+    ``decay``, epoch e uses lr * (1 - e / iterations))."""
     x = sp.csr_matrix(train > 0, dtype=float)
     n_users, n_items = x.shape
     rng = np.random.default_rng(seed)
@@ -80,13 +82,14 @@ def _loop_fit(train, factors, lr, reg, iterations, batch_size, seed):
     b = np.zeros(n_items)
     user_of = np.repeat(np.arange(n_users), np.diff(x.indptr))
     seen = InteractionSet(x)
-    for _ in range(iterations):
+    for epoch in range(iterations):
+        epoch_lr = lr * (1 - epoch / iterations) if decay else lr
         order = rng.permutation(x.nnz)
         for start in range(0, x.nnz, batch_size):
             batch = order[start : start + batch_size]
             users, positives = user_of[batch], x.indices[batch]
             negatives, ok = sample_negatives(rng, seen, users)
-            _loop_step(p, q, b, users[ok], positives[ok], negatives[ok], lr, reg)
+            _loop_step(p, q, b, users[ok], positives[ok], negatives[ok], epoch_lr, reg)
     return p, q, b
 
 
@@ -102,3 +105,18 @@ def test_fit_equals_the_loop_reference_and_is_deterministic(two_blocks):
     np.testing.assert_array_equal(again.score(np.arange(12)), model.score(np.arange(12)))
     other = BPR(**params, batch_size=7, seed=6).fit(train)
     assert not np.array_equal(other.score(np.arange(12)), model.score(np.arange(12)))
+
+
+def test_linear_schedule_equals_the_loop_reference(two_blocks):
+    train = two_blocks(n_users=12, n_items=8, seed=4)
+    params = {"factors": 3, "learning_rate": 0.1, "regularization": 0.01, "iterations": 4}
+    model = BPR(**params, batch_size=7, seed=5, lr_schedule="linear").fit(train)
+    p, q, b = _loop_fit(train, 3, 0.1, 0.01, 4, 7, 5, decay=True)
+    np.testing.assert_allclose(model.user_factors_, p, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(model.item_factors_, q, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(model.item_bias_, b, rtol=1e-10, atol=1e-13)
+    constant = BPR(**params, batch_size=7, seed=5).fit(train)
+    assert not np.allclose(constant.item_factors_, q)  # the schedule changes the fit
+    assert model.epoch_learning_rate(0) == 0.1 and model.epoch_learning_rate(3) == 0.1 / 4
+    with pytest.raises(ValueError, match="lr_schedule"):
+        BPR(lr_schedule="cosine")

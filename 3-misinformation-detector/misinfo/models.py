@@ -174,7 +174,8 @@ class TfidfLogReg(_SkopsPipeline):
 
     @property
     def analyzer(self) -> str:
-        """ "word" or "char_wb" (read from the fitted pipeline, so loaded members know it too)."""
+        """The vectorizer's analyzer, "word" or "char_wb" (read from the pipeline, so a loaded
+        member knows it too)."""
         return str(self.pipeline.named_steps["tfidf"].analyzer)
 
     def explain(self, text: str, top_k: int = 15) -> list[tuple[str, float]]:

@@ -21,6 +21,7 @@ from misinfo.artifacts import (
 )
 from misinfo.data import synthetic_corpus
 from misinfo.detector import load_detector
+from misinfo.models import TfidfLogReg
 
 EditManifest = Callable[..., None]
 
@@ -366,3 +367,5 @@ def test_explanations_come_from_the_word_model_only(artifacts: Path) -> None:
     assert words and all(" " not in w for w in words)  # words, not character n-grams
     with pytest.raises(ValueError, match="character n-grams"):
         det.members["chars"].explain("SHOCKING cover-up exposed!")
+    with pytest.raises(ValueError, match="analyzer must be one of"):
+        TfidfLogReg(analyzer="char")
